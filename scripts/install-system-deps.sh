@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and tests need, only those that are missing.
+# Usage: scripts/install-system-deps.sh [group...]   groups: c wasm browser bench (default: all)
+set -euo pipefail
+
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(c wasm browser bench)
+
+missing=()
+need() { # need <command-or-path> <package...>
+  local probe=$1
+  shift
+  if [[ $probe == /* ]]; then compgen -G "$probe" >/dev/null && return 0
+  else command -v "$probe" >/dev/null 2>&1 && return 0; fi
+  missing+=("$@")
+}
+
+for group in "${groups[@]}"; do
+  case $group in
+    c) need clang clang; need clang-format clang-format; need cmake cmake
+       need "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.asan-*.a" libclang-rt-14-dev ;;
+    wasm) need clang clang; need wasm-ld lld; need "/usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a" wasi-libc libclang-rt-14-dev-wasm32 ;;
+    browser) need chromium chromium chromium-driver ;;
+    bench) need valgrind valgrind ;;
+    *) echo "unknown group: $group" >&2; exit 2 ;;
+  esac
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing system packages: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

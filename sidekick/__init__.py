@@ -1,0 +1,1 @@
+"""The Sidekick Django project: settings, ASGI routing and URLs."""

@@ -1,0 +1,19 @@
+"""ASGI entry point: Django for HTTP, except `/stream`, which the SSE consumer serves."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sidekick.settings")
+django_application = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import re_path  # noqa: E402
+
+from streaming.routing import stream_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": URLRouter([*stream_urlpatterns, re_path(r"", django_application)]),
+    }
+)

@@ -1,0 +1,143 @@
+"""Settings for the Sidekick control plane, read from the environment in this one place.
+
+The defaults make `make run` work on a bare machine: SQLite under var/, an in-memory channel
+layer, debug on. Production sets DATABASE_URL, REDIS_URL, DJANGO_SECRET_KEY, ALLOWED_HOSTS and
+SIDEKICK_DEBUG=0.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("SIDEKICK_VAR_DIR", BASE_DIR / "var"))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = _env_bool("SIDEKICK_DEBUG", True)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "dev-only-insecure-secret-key-change-me"
+ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
+
+# The seed-compatible single bearer key with full access (header only). Unset: database keys only.
+SDK_KEY = os.environ.get("SDK_KEY") or None
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "flags",
+    "streaming",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sidekick.urls"
+ASGI_APPLICATION = "sidekick.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'sidekick.sqlite3'}",
+        conn_max_age=int(os.environ.get("SIDEKICK_DB_CONN_MAX_AGE", "0")),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = os.environ.get("REDIS_URL") or None
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": os.environ.get(
+                "SIDEKICK_CHANNEL_LAYER", "channels_redis.pubsub.RedisPubSubChannelLayer"
+            ),
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# The stream: keep-alive period, browser origins allowed to open it, how often each process
+# re-reads flag versions from the database to repair a missed event.
+SIDEKICK_KEEPALIVE_SECONDS = float(os.environ.get("SIDEKICK_KEEPALIVE_SECONDS", "15"))
+SIDEKICK_CORS_ORIGINS = _env_list("SIDEKICK_CORS_ORIGINS", "*")
+SIDEKICK_RECONCILE_SECONDS = float(os.environ.get("SIDEKICK_RECONCILE_SECONDS", "30"))
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Sidekick API",
+    "DESCRIPTION": "Feature flags: CRUD, audit history, server-side evaluation.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# A request body is at most 1 MiB (the wire contract).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(os.environ.get("PUBLIC_DIR") or VAR_DIR / "public")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "sidekick": {"handlers": ["console"], "level": os.environ.get("SIDEKICK_LOG_LEVEL", "INFO")},
+        "flags": {"handlers": ["console"], "level": os.environ.get("SIDEKICK_LOG_LEVEL", "INFO")},
+        "streaming": {
+            "handlers": ["console"],
+            "level": os.environ.get("SIDEKICK_LOG_LEVEL", "INFO"),
+        },
+    },
+}

@@ -1,0 +1,1 @@
+"""The stream: the SSE consumer, the channel-layer broadcast, the per-process flag store."""

@@ -1,0 +1,7 @@
+"""Django app configuration for streaming."""
+
+from django.apps import AppConfig
+
+
+class StreamingConfig(AppConfig):
+    name = "streaming"

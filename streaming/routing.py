@@ -1,0 +1,3 @@
+"""ASGI routes served by Channels consumers rather than Django views."""
+
+stream_urlpatterns: list = []
