@@ -1,0 +1,53 @@
+# Browser SDK: the C core compiled to wasm32 (clang + lld + wasi-libc), the TypeScript glue, and
+# their tests in Node's WebAssembly and in headless Chromium against a real server.
+
+TEST_TARGETS += test-browser
+LINT_TARGETS += lint-browser
+BENCH_TARGETS += bench-browser
+
+BROWSER_DIR := sdks/browser
+BROWSER_DIST := $(BROWSER_DIR)/dist
+BROWSER_WASM := $(BROWSER_DIST)/sidekick.wasm
+BROWSER_GLUE := $(BROWSER_DIST)/index.js
+BROWSER_NPM := $(BROWSER_DIR)/node_modules/.package-lock.json
+BROWSER_BENCH_DIR := benchmarks/browser
+BROWSER_BENCH_NPM := $(BROWSER_BENCH_DIR)/node_modules/.package-lock.json
+
+# The core's sources are compiled in place (no copy) beside one wasm-only allocator shim.
+# wasm32-wasi gives malloc; reactor model: no main, `_initialize` runs constructors.
+WASM_CC ?= clang
+WASM_CFLAGS := --target=wasm32-wasi -mexec-model=reactor -std=c11 -Oz -flto \
+  -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Werror -Ievalcore/include
+WASM_LDFLAGS := -Wl,--strip-all -Wl,--gc-sections -Wl,-z,stack-size=65536
+WASM_SOURCES := $(wildcard evalcore/src/*.c) $(BROWSER_DIR)/src/wasm_memory.c
+
+.PHONY: build-browser test-browser lint-browser bench-browser
+
+$(BROWSER_WASM): $(WASM_SOURCES) $(wildcard evalcore/src/*.h) evalcore/include/sidekick.h mk/browser.mk
+	@scripts/install-system-deps.sh wasm
+	@mkdir -p $(BROWSER_DIST)
+	$(WASM_CC) $(WASM_CFLAGS) $(WASM_LDFLAGS) -o $@ $(WASM_SOURCES)
+
+$(BROWSER_NPM): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+$(BROWSER_GLUE): $(BROWSER_NPM) $(wildcard $(BROWSER_DIR)/src/*.ts) $(BROWSER_DIR)/tsconfig.json $(BROWSER_DIR)/tsconfig.types.json
+	cd $(BROWSER_DIR) && rm -f dist/*.js dist/*.d.ts && node_modules/.bin/tsc -p . && node_modules/.bin/tsc -p tsconfig.types.json
+
+build-browser: $(BROWSER_WASM) $(BROWSER_GLUE)
+
+lint-browser: $(BROWSER_NPM)
+	cd $(BROWSER_DIR) && node_modules/.bin/tsc -p . --noEmit
+	clang-format --dry-run --Werror $(BROWSER_DIR)/src/wasm_memory.c
+
+# Chromium tests need the e2e server harness and its virtualenv.
+test-browser: build-browser $(PY_STAMP)
+	@scripts/install-system-deps.sh browser
+	cd $(BROWSER_DIR) && node --test --test-concurrency=1 test/*.test.mjs
+
+$(BROWSER_BENCH_NPM): $(BROWSER_BENCH_DIR)/package.json $(BROWSER_BENCH_DIR)/package-lock.json
+	cd $(BROWSER_BENCH_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+bench-browser: build-browser $(BROWSER_BENCH_NPM) $(BROWSER_NPM)
+	@scripts/install-system-deps.sh browser
+	node $(BROWSER_BENCH_DIR)/run.mjs
