@@ -10,10 +10,14 @@ django_application = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from streaming.hub import HubStartMiddleware  # noqa: E402
 from streaming.routing import stream_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": URLRouter([*stream_urlpatterns, re_path(r"", django_application)]),
+        # The first request starts the process's hub (group subscription, store, reconciliation).
+        "http": HubStartMiddleware(
+            URLRouter([*stream_urlpatterns, re_path(r"", django_application)])  # type: ignore[arg-type]
+        ),
     }
 )

@@ -24,6 +24,19 @@ def encode_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def sse_event(name: str, data: str) -> str:
+    """One Server-Sent Event; `data` is compact JSON, so it never spans lines."""
+    return f"event: {name}\ndata: {data}\n\n"
+
+
+def upsert_event(flag: FlagDict) -> ChangeEvent:
+    return {"type": "UPSERT", "flag": flag}
+
+
+def delete_event(key: str, version: int) -> ChangeEvent:
+    return {"type": "DELETE", "key": key, "version": version}
+
+
 class ProcessFlagStore:
     def __init__(self, loader: Callable[[], Iterable[FlagDict]] | None = None) -> None:
         self._lock = threading.RLock()
@@ -32,6 +45,7 @@ class ProcessFlagStore:
         self._loaded = loader is None
         self._revision = 0
         self._encoded_list: tuple[int, str] | None = None
+        self._encoded_snapshot: tuple[int, bytes] | None = None
 
     def _ensure_loaded(self) -> None:
         if self._loaded:
@@ -97,6 +111,24 @@ class ProcessFlagStore:
             if cached is None or cached[0] != self._revision:
                 cached = (self._revision, encode_json(self.flags()))
                 self._encoded_list = cached
+            return cached[1]
+
+    def encoded_snapshot(self) -> bytes:
+        """The stream's opening bytes (connected, each flag as an UPSERT, ready), once per revision.
+
+        Every connection that bootstraps while the revision is current shares these bytes, so a
+        thousand clients connecting at once cost one serialisation, not a thousand.
+        """
+        self._ensure_loaded()
+        with self._lock:
+            cached = self._encoded_snapshot
+            if cached is None or cached[0] != self._revision:
+                flags = self.flags()
+                parts = [sse_event("connected", "true")]
+                parts.extend(sse_event("update", encode_json(upsert_event(f))) for f in flags)
+                parts.append(sse_event("ready", encode_json({"flags": len(flags)})))
+                cached = (self._revision, "".join(parts).encode())
+                self._encoded_snapshot = cached
             return cached[1]
 
     def evaluate(

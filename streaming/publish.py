@@ -1,4 +1,4 @@
-"""Publishing a committed flag change: to this process's store, then to every instance."""
+"""Publishing a committed flag change: to this process's store and streams, then everywhere."""
 
 from __future__ import annotations
 
@@ -7,28 +7,24 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from streaming.flag_store import ChangeEvent, encode_json, process_flag_store
+from streaming.flag_store import ChangeEvent, process_flag_store
+from streaming.hub import CHANGE_MESSAGE_TYPE, UPDATES_GROUP, change_message, update_hub
+
+__all__ = ["CHANGE_MESSAGE_TYPE", "UPDATES_GROUP", "change_message", "publish_flag_change"]
 
 logger = logging.getLogger(__name__)
-
-# The channel-layer group every instance's store listener and every SSE consumer joins.
-UPDATES_GROUP = "sidekick_updates"
-# The channel-layer message type; Channels dispatches it to a consumer's `flag_change` method.
-CHANGE_MESSAGE_TYPE = "flag.change"
-
-
-def change_message(event: ChangeEvent) -> dict:
-    """The group message for an event; `data` is the SSE payload, encoded once for all readers."""
-    return {"type": CHANGE_MESSAGE_TYPE, "event": event, "data": encode_json(event)}
 
 
 def publish_flag_change(event: ChangeEvent) -> None:
     """Applies a committed change locally and broadcasts it; call it from `transaction.on_commit`.
 
-    A broadcast that fails (Redis down) is logged, not raised: the write is already committed and
-    every store repairs itself from the database by version.
+    This process's streams get the change straight from here, so they do not depend on Redis;
+    other instances get it through the group (their hubs apply and forward it). A broadcast that
+    fails (Redis down) is logged, not raised: the write is already committed and every other
+    instance repairs itself from the database by version.
     """
-    process_flag_store().apply(event)
+    if process_flag_store().apply(event):
+        update_hub().emit_threadsafe(event)
     layer = get_channel_layer()
     if layer is None:
         return

@@ -56,7 +56,8 @@ keys = {}
 if "create_api_key" in get_commands():
     for role in ("admin", "server", "client"):
         out = io.StringIO()
-        call_command("create_api_key", "--role", role, "--name", f"e2e-{role}", stdout=out)
+        options = ("--role", role, "--name", f"e2e-{role}", "--quiet-secret-only")
+        call_command("create_api_key", *options, stdout=out)
         lines = [line.strip() for line in out.getvalue().splitlines() if line.strip()]
         keys[role] = lines[-1] if lines else None
 print(json.dumps(keys))
