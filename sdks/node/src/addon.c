@@ -1,0 +1,626 @@
+/*
+ * addon.c — Node-API glue: hands JavaScript's flags and evaluation inputs to the C core.
+ *
+ * Evaluation lives in evalcore/src; this file only moves bytes. Every string conversion through
+ * Node-API costs 70-100 ns, so the hot path takes no arguments at all: JavaScript writes the flag's
+ * slot number, the user key and the attribute values into one shared ArrayBuffer (the "scratch"),
+ * and the flag key and attribute names were converted once, when the flag was stored.
+ *
+ * Scratch layout (kept in step with src/native.ts):
+ *   u32[0]            slot of the flag (an index JavaScript assigned at upsert)
+ *   u32[1]            byte length of the user key
+ *   u32[4..9]         out: enabled, reason, rule_index, bucket, version low, version high
+ *   u32[16 + i]       byte length of the value of the flag's i-th attribute name, or ABSENT
+ *   bytes DATA_OFFSET user key bytes, then the present attribute values, back to back
+ */
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sidekick.h"
+
+#define HDR_SLOT        0
+#define HDR_USER_LEN    1
+#define HDR_OUT         4
+#define HDR_VALUE_LENS  16
+#define MAX_NAMES       SK_MAX_RULES
+#define DATA_OFFSET     512
+#define ABSENT          0xFFFFFFFFu
+#define INITIAL_SCRATCH (64 * 1024)
+#define STACK_STRING    256
+
+/* What the glue remembers about one stored flag: its key and its rules' distinct attributes. */
+typedef struct slot {
+  char *key;
+  size_t key_len;
+  size_t name_count;
+  char **names;
+  size_t *name_lens;
+} slot;
+
+typedef struct store_context {
+  sk_store *store;
+  sk_flag *pending; /* the flag being built between begin() and commit() */
+  napi_ref scratch_ref;
+  uint8_t *scratch;
+  size_t scratch_len;
+  slot *slots;
+  size_t slot_capacity;
+} store_context;
+
+/* Throws a JavaScript Error for a failed Node-API call; the caller then returns NULL. */
+static napi_value throw_napi(napi_env env, const char *what) {
+  napi_throw_error(env, "SIDEKICK_NAPI", what);
+  return NULL;
+}
+
+#define NAPI_OK(env, call)                                                                         \
+  do {                                                                                             \
+    if ((call) != napi_ok)                                                                         \
+      return throw_napi((env), #call);                                                             \
+  } while (0)
+
+static napi_value make_int(napi_env env, int32_t value) {
+  napi_value out;
+  if (napi_create_int32(env, value, &out) != napi_ok)
+    return NULL;
+  return out;
+}
+
+/* A JavaScript string as UTF-8: into stack_buf when it fits, else into a malloc'ed buffer the
+ * caller frees when *heap is set. Returns NULL (with an exception pending) on failure. */
+static char *read_string(napi_env env, napi_value value, char *stack_buf, size_t stack_len,
+                         size_t *len, char **heap) {
+  *heap = NULL;
+  size_t needed;
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &needed) != napi_ok) {
+    napi_throw_type_error(env, "SIDEKICK_TYPE", "expected a string");
+    return NULL;
+  }
+  char *buf = stack_buf;
+  if (needed + 1 > stack_len) {
+    buf = malloc(needed + 1);
+    if (buf == NULL) {
+      napi_throw_error(env, "SIDEKICK_NOMEM", "out of memory");
+      return NULL;
+    }
+    *heap = buf;
+  }
+  if (napi_get_value_string_utf8(env, value, buf, needed + 1, len) != napi_ok) {
+    free(*heap);
+    *heap = NULL;
+    napi_throw_type_error(env, "SIDEKICK_TYPE", "expected a string");
+    return NULL;
+  }
+  return buf;
+}
+
+static char *copy_bytes(const char *bytes, size_t len) {
+  char *copy = malloc(len == 0 ? 1 : len);
+  if (copy != NULL && len > 0)
+    memcpy(copy, bytes, len);
+  return copy;
+}
+
+static void slot_release(slot *s) {
+  free(s->key);
+  for (size_t i = 0; i < s->name_count; i++)
+    free(s->names[i]);
+  free(s->names);
+  free(s->name_lens);
+  memset(s, 0, sizeof(*s));
+}
+
+static store_context *context_of(napi_env env, napi_callback_info info, size_t *argc,
+                                 napi_value *argv) {
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, argc, argv, NULL, &data) != napi_ok)
+    return NULL;
+  return data;
+}
+
+/* ---- the hot path ---------------------------------------------------------------------------- */
+
+/* Gathers the slot, user key and present attributes from the scratch. Returns the slot, or NULL
+ * when the scratch names no stored flag or its lengths overrun it. */
+static const slot *gather(const store_context *ctx, const uint8_t **user, size_t *user_len,
+                          sk_attribute *attrs, size_t *attr_count) {
+  const uint32_t *hdr = (const uint32_t *)ctx->scratch;
+  uint32_t index = hdr[HDR_SLOT];
+  if (index >= ctx->slot_capacity || ctx->slots[index].key == NULL)
+    return NULL;
+  const slot *s = &ctx->slots[index];
+  size_t limit = ctx->scratch_len - DATA_OFFSET;
+  size_t used = hdr[HDR_USER_LEN];
+  if (used > limit)
+    return NULL;
+  *user = ctx->scratch + DATA_OFFSET;
+  *user_len = used;
+  size_t count = 0;
+  for (size_t i = 0; i < s->name_count; i++) {
+    uint32_t value_len = hdr[HDR_VALUE_LENS + i];
+    if (value_len == ABSENT)
+      continue;
+    if (value_len > limit - used)
+      return NULL;
+    attrs[count].name = s->names[i];
+    attrs[count].name_len = s->name_lens[i];
+    attrs[count].value = (const char *)ctx->scratch + DATA_OFFSET + used;
+    attrs[count].value_len = value_len;
+    used += value_len;
+    count++;
+  }
+  *attr_count = count;
+  return s;
+}
+
+static napi_value store_is_enabled(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  store_context *ctx = context_of(env, info, &argc, NULL);
+  int32_t enabled = 0;
+  const uint8_t *user;
+  size_t user_len, attr_count;
+  sk_attribute attrs[MAX_NAMES];
+  const slot *s = ctx == NULL ? NULL : gather(ctx, &user, &user_len, attrs, &attr_count);
+  if (s != NULL)
+    enabled = sk_store_is_enabled(ctx->store, s->key, s->key_len, (const char *)user, user_len,
+                                  attrs, attr_count);
+  napi_value out;
+  NAPI_OK(env, napi_get_boolean(env, enabled != 0, &out));
+  return out;
+}
+
+/* Writes the evaluation into the scratch's out words; JavaScript reads them back. */
+static napi_value store_evaluate(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  store_context *ctx = context_of(env, info, &argc, NULL);
+  if (ctx == NULL)
+    return throw_napi(env, "napi_get_cb_info");
+  sk_evaluation result = {0, SK_REASON_FLAG_NOT_FOUND, -1, -1, 0};
+  const uint8_t *user;
+  size_t user_len, attr_count;
+  sk_attribute attrs[MAX_NAMES];
+  const slot *s = gather(ctx, &user, &user_len, attrs, &attr_count);
+  if (s != NULL)
+    sk_store_evaluate(ctx->store, s->key, s->key_len, (const char *)user, user_len, attrs,
+                      attr_count, &result);
+  uint32_t *out = (uint32_t *)ctx->scratch + HDR_OUT;
+  out[0] = (uint32_t)result.enabled;
+  out[1] = (uint32_t)result.reason;
+  out[2] = (uint32_t)result.rule_index;
+  out[3] = (uint32_t)result.bucket;
+  out[4] = (uint32_t)(result.version & 0xFFFFFFFFu);
+  out[5] = (uint32_t)(result.version >> 32);
+  return NULL;
+}
+
+/* ---- building and storing flags ----------------------------------------------------------- */
+
+/* begin(key, enabled, rollout, version) -> sk_status: starts the pending flag. */
+static napi_value store_begin(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  store_context *ctx = context_of(env, info, &argc, argv);
+  if (ctx == NULL || argc < 4)
+    return throw_napi(env, "begin(key, enabled, rollout, version)");
+  sk_flag_free(ctx->pending);
+  ctx->pending = NULL;
+  char stack_buf[STACK_STRING];
+  char *heap;
+  size_t key_len;
+  const char *key = read_string(env, argv[0], stack_buf, sizeof(stack_buf), &key_len, &heap);
+  if (key == NULL)
+    return NULL;
+  bool enabled;
+  int32_t rollout;
+  double version;
+  if (napi_get_value_bool(env, argv[1], &enabled) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &rollout) != napi_ok ||
+      napi_get_value_double(env, argv[3], &version) != napi_ok) {
+    free(heap);
+    return throw_napi(env, "begin(key, enabled, rollout, version): bad argument types");
+  }
+  int32_t status = sk_flag_new(key, key_len, enabled, rollout, (uint64_t)version, &ctx->pending);
+  free(heap);
+  return make_int(env, status);
+}
+
+/* addRule(attribute, operator) -> sk_status */
+static napi_value store_add_rule(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  store_context *ctx = context_of(env, info, &argc, argv);
+  if (ctx == NULL || argc < 2)
+    return throw_napi(env, "addRule(attribute, operator)");
+  char stack_buf[STACK_STRING];
+  char *heap;
+  size_t len;
+  const char *attribute = read_string(env, argv[0], stack_buf, sizeof(stack_buf), &len, &heap);
+  if (attribute == NULL)
+    return NULL;
+  int32_t op;
+  if (napi_get_value_int32(env, argv[1], &op) != napi_ok) {
+    free(heap);
+    return throw_napi(env, "addRule: operator must be a number");
+  }
+  int32_t status = sk_flag_add_rule(ctx->pending, attribute, len, op);
+  free(heap);
+  return make_int(env, status);
+}
+
+/* addValues(values: string[]) -> index of the first rejected value, or -1 when all were added;
+ * the status of the rejection is left in the scratch's first out word. */
+static napi_value store_add_values(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  store_context *ctx = context_of(env, info, &argc, argv);
+  if (ctx == NULL || argc < 1)
+    return throw_napi(env, "addValues(values)");
+  uint32_t count;
+  NAPI_OK(env, napi_get_array_length(env, argv[0], &count));
+  char stack_buf[STACK_STRING];
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value element;
+    NAPI_OK(env, napi_get_element(env, argv[0], i, &element));
+    char *heap;
+    size_t len;
+    const char *value = read_string(env, element, stack_buf, sizeof(stack_buf), &len, &heap);
+    if (value == NULL)
+      return NULL;
+    int32_t status = sk_flag_add_value(ctx->pending, value, len);
+    free(heap);
+    if (status != SK_OK) {
+      ((uint32_t *)ctx->scratch)[HDR_OUT] = (uint32_t)status;
+      return make_int(env, (int32_t)i);
+    }
+  }
+  return make_int(env, -1);
+}
+
+/* Remembers key and attribute names for a slot; returns false when out of memory. */
+static bool slot_fill(slot *s, const char *key, size_t key_len, char **names, size_t *name_lens,
+                      size_t name_count) {
+  s->key = copy_bytes(key, key_len);
+  s->key_len = key_len;
+  s->names = calloc(name_count == 0 ? 1 : name_count, sizeof(char *));
+  s->name_lens = calloc(name_count == 0 ? 1 : name_count, sizeof(size_t));
+  if (s->key == NULL || s->names == NULL || s->name_lens == NULL)
+    return false;
+  for (size_t i = 0; i < name_count; i++) {
+    s->names[i] = copy_bytes(names[i], name_lens[i]);
+    if (s->names[i] == NULL)
+      return false;
+    s->name_lens[i] = name_lens[i];
+    s->name_count = i + 1;
+  }
+  return true;
+}
+
+static bool ensure_slots(store_context *ctx, uint32_t index) {
+  if (index < ctx->slot_capacity)
+    return true;
+  size_t capacity = ctx->slot_capacity == 0 ? 64 : ctx->slot_capacity;
+  while (capacity <= index)
+    capacity *= 2;
+  slot *grown = realloc(ctx->slots, capacity * sizeof(slot));
+  if (grown == NULL)
+    return false;
+  memset(grown + ctx->slot_capacity, 0, (capacity - ctx->slot_capacity) * sizeof(slot));
+  ctx->slots = grown;
+  ctx->slot_capacity = capacity;
+  return true;
+}
+
+/* commit(slot, key, names: string[]) -> sk_status: hands the pending flag to the store and, when
+ * it applied, records the key and attribute names under the slot. */
+static napi_value store_commit(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  store_context *ctx = context_of(env, info, &argc, argv);
+  if (ctx == NULL || argc < 3)
+    return throw_napi(env, "commit(slot, key, names)");
+  uint32_t index, name_count;
+  NAPI_OK(env, napi_get_value_uint32(env, argv[0], &index));
+  NAPI_OK(env, napi_get_array_length(env, argv[2], &name_count));
+  if (name_count > MAX_NAMES)
+    return throw_napi(env, "commit: too many attribute names");
+  if (!ensure_slots(ctx, index))
+    return make_int(env, SK_ERR_NOMEM);
+
+  char key_buf[SK_MAX_KEY_BYTES + 1];
+  size_t key_len;
+  NAPI_OK(env, napi_get_value_string_utf8(env, argv[1], key_buf, sizeof(key_buf), &key_len));
+  char *names[MAX_NAMES];
+  size_t name_lens[MAX_NAMES];
+  size_t converted = 0;
+  int32_t status = SK_OK;
+  for (; converted < name_count; converted++) {
+    napi_value element;
+    char stack_buf[STACK_STRING];
+    char *heap;
+    const char *name = NULL;
+    if (napi_get_element(env, argv[2], (uint32_t)converted, &element) == napi_ok)
+      name = read_string(env, element, stack_buf, sizeof(stack_buf), &name_lens[converted], &heap);
+    if (name == NULL) {
+      status = SK_ERR_INVALID_ARGUMENT;
+      break;
+    }
+    names[converted] = heap != NULL ? heap : copy_bytes(name, name_lens[converted]);
+    if (names[converted] == NULL) {
+      status = SK_ERR_NOMEM;
+      break;
+    }
+  }
+
+  slot fresh = {0};
+  if (status == SK_OK && !slot_fill(&fresh, key_buf, key_len, names, name_lens, converted))
+    status = SK_ERR_NOMEM;
+  for (size_t i = 0; i < converted; i++)
+    free(names[i]);
+  if (status != SK_OK) {
+    slot_release(&fresh);
+    sk_flag_free(ctx->pending);
+    ctx->pending = NULL;
+    return make_int(env, status);
+  }
+  status = sk_store_upsert(ctx->store, ctx->pending);
+  ctx->pending = NULL;
+  if (status == SK_OK) {
+    slot_release(&ctx->slots[index]);
+    ctx->slots[index] = fresh;
+  } else {
+    slot_release(&fresh);
+  }
+  return make_int(env, status);
+}
+
+/* discard(): frees the pending flag after a rejected rule or value. */
+static napi_value store_discard(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  store_context *ctx = context_of(env, info, &argc, NULL);
+  if (ctx != NULL) {
+    sk_flag_free(ctx->pending);
+    ctx->pending = NULL;
+  }
+  return NULL;
+}
+
+/* remove(key, version, slot) -> sk_status; slot is released when the flag was removed. */
+static napi_value store_remove(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  store_context *ctx = context_of(env, info, &argc, argv);
+  if (ctx == NULL || argc < 3)
+    return throw_napi(env, "remove(key, version, slot)");
+  char stack_buf[STACK_STRING];
+  char *heap;
+  size_t len;
+  const char *key = read_string(env, argv[0], stack_buf, sizeof(stack_buf), &len, &heap);
+  if (key == NULL)
+    return NULL;
+  double version;
+  int32_t index;
+  if (napi_get_value_double(env, argv[1], &version) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &index) != napi_ok) {
+    free(heap);
+    return throw_napi(env, "remove: version and slot must be numbers");
+  }
+  int32_t status = sk_store_remove(ctx->store, key, len, (uint64_t)version);
+  free(heap);
+  if (status == SK_OK && index >= 0 && (size_t)index < ctx->slot_capacity)
+    slot_release(&ctx->slots[index]);
+  return make_int(env, status);
+}
+
+static napi_value store_clear(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  store_context *ctx = context_of(env, info, &argc, NULL);
+  if (ctx == NULL)
+    return throw_napi(env, "napi_get_cb_info");
+  sk_store_clear(ctx->store);
+  for (size_t i = 0; i < ctx->slot_capacity; i++)
+    slot_release(&ctx->slots[i]);
+  return NULL;
+}
+
+static napi_value store_count(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  store_context *ctx = context_of(env, info, &argc, NULL);
+  if (ctx == NULL)
+    return throw_napi(env, "napi_get_cb_info");
+  napi_value out;
+  NAPI_OK(env, napi_create_double(env, (double)sk_store_count(ctx->store), &out));
+  return out;
+}
+
+/* version(key) -> the stored version (0 when absent or unversioned). */
+static napi_value store_version(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  store_context *ctx = context_of(env, info, &argc, argv);
+  if (ctx == NULL || argc < 1)
+    return throw_napi(env, "version(key)");
+  char stack_buf[STACK_STRING];
+  char *heap;
+  size_t len;
+  const char *key = read_string(env, argv[0], stack_buf, sizeof(stack_buf), &len, &heap);
+  if (key == NULL)
+    return NULL;
+  uint64_t version = sk_store_version(ctx->store, key, len);
+  free(heap);
+  napi_value out;
+  NAPI_OK(env, napi_create_double(env, (double)version, &out));
+  return out;
+}
+
+/* Replaces the scratch with a fresh buffer of at least the requested size and returns it. */
+static napi_value new_scratch(napi_env env, store_context *ctx, size_t size) {
+  napi_value buffer;
+  void *data;
+  NAPI_OK(env, napi_create_arraybuffer(env, size, &data, &buffer));
+  napi_ref ref;
+  NAPI_OK(env, napi_create_reference(env, buffer, 1, &ref));
+  if (ctx->scratch_ref != NULL)
+    napi_delete_reference(env, ctx->scratch_ref);
+  ctx->scratch_ref = ref;
+  ctx->scratch = data;
+  ctx->scratch_len = size;
+  return buffer;
+}
+
+/* grow(bytes) -> a new, larger scratch ArrayBuffer (the old one must no longer be written). */
+static napi_value store_grow(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  store_context *ctx = context_of(env, info, &argc, argv);
+  if (ctx == NULL || argc < 1)
+    return throw_napi(env, "grow(bytes)");
+  double wanted;
+  NAPI_OK(env, napi_get_value_double(env, argv[0], &wanted));
+  size_t size = ctx->scratch_len;
+  while ((double)size < wanted + DATA_OFFSET)
+    size *= 2;
+  return new_scratch(env, ctx, size);
+}
+
+static void context_free(napi_env env, void *data, void *hint) {
+  (void)hint;
+  store_context *ctx = data;
+  sk_flag_free(ctx->pending);
+  sk_store_free(ctx->store);
+  for (size_t i = 0; i < ctx->slot_capacity; i++)
+    slot_release(&ctx->slots[i]);
+  free(ctx->slots);
+  if (ctx->scratch_ref != NULL)
+    napi_delete_reference(env, ctx->scratch_ref);
+  free(ctx);
+}
+
+/* createStore() -> {scratch, isEnabled, evaluate, begin, addRule, addValues, commit, discard,
+ * remove, clear, count, version, grow}, every function bound to one new sk_store. */
+static napi_value create_store(napi_env env, napi_callback_info info) {
+  (void)info;
+  store_context *ctx = calloc(1, sizeof(*ctx));
+  if (ctx == NULL)
+    return throw_napi(env, "out of memory");
+  ctx->store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  napi_value object;
+  if (ctx->store == NULL || napi_create_object(env, &object) != napi_ok ||
+      napi_wrap(env, object, ctx, context_free, NULL, NULL) != napi_ok) {
+    sk_store_free(ctx->store);
+    free(ctx);
+    return throw_napi(env, "cannot create a store");
+  }
+  napi_value scratch = new_scratch(env, ctx, INITIAL_SCRATCH);
+  if (scratch == NULL)
+    return NULL;
+  NAPI_OK(env, napi_set_named_property(env, object, "scratch", scratch));
+
+  static const struct {
+    const char *name;
+    napi_callback fn;
+  } methods[] = {
+      {"isEnabled", store_is_enabled}, {"evaluate", store_evaluate},    {"begin", store_begin},
+      {"addRule", store_add_rule},     {"addValues", store_add_values}, {"commit", store_commit},
+      {"discard", store_discard},      {"remove", store_remove},        {"clear", store_clear},
+      {"count", store_count},          {"version", store_version},      {"grow", store_grow},
+  };
+  for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+    napi_value fn;
+    NAPI_OK(env,
+            napi_create_function(env, methods[i].name, NAPI_AUTO_LENGTH, methods[i].fn, ctx, &fn));
+    NAPI_OK(env, napi_set_named_property(env, object, methods[i].name, fn));
+  }
+  return object;
+}
+
+/* ---- module-level functions ----------------------------------------------------------------- */
+
+/* murmur3_32(bytes: Uint8Array, seed: number) -> unsigned 32-bit hash */
+static napi_value murmur3(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_OK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2)
+    return throw_napi(env, "murmur3_32(bytes, seed)");
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value arraybuffer;
+  uint32_t seed;
+  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, &arraybuffer, &offset) !=
+          napi_ok ||
+      type != napi_uint8_array) {
+    napi_throw_type_error(env, "SIDEKICK_TYPE", "murmur3_32: expected a Uint8Array");
+    return NULL;
+  }
+  NAPI_OK(env, napi_get_value_uint32(env, argv[1], &seed));
+  napi_value out;
+  NAPI_OK(env, napi_create_uint32(env, sk_murmur3_32(data, length, seed), &out));
+  return out;
+}
+
+/* statusName(code) -> "SK_ERR_BAD_KEY", ... */
+static napi_value status_name(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t code;
+  NAPI_OK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NAPI_OK(env, napi_get_value_int32(env, argv[0], &code));
+  napi_value out;
+  NAPI_OK(env, napi_create_string_utf8(env, sk_status_name(code), NAPI_AUTO_LENGTH, &out));
+  return out;
+}
+
+/* reasonName(code) -> "FLAG_NOT_FOUND", "OFF", "RULE_MATCH", "ROLLOUT" */
+static napi_value reason_name(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t code;
+  NAPI_OK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NAPI_OK(env, napi_get_value_int32(env, argv[0], &code));
+  napi_value out;
+  NAPI_OK(env, napi_create_string_utf8(env, sk_reason_name(code), NAPI_AUTO_LENGTH, &out));
+  return out;
+}
+
+/* operatorParse(name) -> sk_operator, or -1 */
+static napi_value operator_parse(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_OK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char stack_buf[STACK_STRING];
+  char *heap;
+  size_t len;
+  const char *name = read_string(env, argv[0], stack_buf, sizeof(stack_buf), &len, &heap);
+  if (name == NULL)
+    return NULL;
+  int32_t op = sk_operator_parse(name, len);
+  free(heap);
+  return make_int(env, op);
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  static const struct {
+    const char *name;
+    napi_callback fn;
+  } functions[] = {
+      {"createStore", create_store}, {"murmur3_32", murmur3},           {"statusName", status_name},
+      {"reasonName", reason_name},   {"operatorParse", operator_parse},
+  };
+  for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
+    napi_value fn;
+    NAPI_OK(env, napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].fn,
+                                      NULL, &fn));
+    NAPI_OK(env, napi_set_named_property(env, exports, functions[i].name, fn));
+  }
+  napi_value abi;
+  NAPI_OK(env, napi_create_uint32(env, sk_abi_version(), &abi));
+  NAPI_OK(env, napi_set_named_property(env, exports, "abiVersion", abi));
+  return exports;
+}
+
+NAPI_MODULE_INIT() {
+  return init(env, exports);
+}
