@@ -1,0 +1,66 @@
+/** The JSI surface that installSidekickJSI (cpp/SidekickJSI.cpp) defines, and access to it. */
+
+import type { Attributes, Evaluation, WireFlag } from './types';
+
+/** The sidekick.h ABI this JavaScript was written against (SK_ABI_VERSION). */
+export const EXPECTED_ABI_VERSION = 1;
+
+/** One native sk_store; every method runs synchronously on the JavaScript thread. */
+export interface NativeStore {
+  /** Applies a wire flag; false when its version is not newer. Throws "<field path>: ...". */
+  upsert(flag: WireFlag): boolean;
+  /** Removes a flag; version 0 is unconditional. True when a flag was removed. */
+  remove(key: string, version: number): boolean;
+  clear(): void;
+  size(): number;
+  /** The stored version of a flag, 0 when absent or unversioned. */
+  version(key: string): number;
+  isEnabled(flagKey: string, userKey: string, attributes?: Attributes): boolean;
+  evaluate(flagKey: string, userKey: string, attributes?: Attributes): Evaluation;
+}
+
+/** The global object installSidekickJSI defines. */
+export interface SidekickJSIModule {
+  readonly abiVersion: number;
+  createStore(): NativeStore;
+}
+
+declare global {
+  // Installed by the native side before the bundle runs; absent in Expo Go, Jest, or the web.
+  var __SidekickJSI: SidekickJSIModule | undefined;
+}
+
+/** Returns the installed JSI module, or throws saying what native setup is missing. */
+export function sidekickJSI(): SidekickJSIModule {
+  const module = globalThis.__SidekickJSI;
+  if (module === undefined) {
+    throw new Error(
+      'Sidekick: the native module is not installed (global __SidekickJSI is missing); ' +
+        'call installSidekickJSI(runtime) from your app as described in the README',
+    );
+  }
+  if (module.abiVersion !== EXPECTED_ABI_VERSION) {
+    throw new Error(
+      `Sidekick: native libsidekick has ABI ${module.abiVersion}, ` +
+        `this package expects ${EXPECTED_ABI_VERSION}; rebuild the app after upgrading`,
+    );
+  }
+  return module;
+}
+
+/**
+ * Creates a native store with its methods looked up once: a JSI host object builds a new
+ * function on every property read, so the hot path must not read them again.
+ */
+export function createNativeStore(): NativeStore {
+  const store = sidekickJSI().createStore();
+  return {
+    upsert: store.upsert,
+    remove: store.remove,
+    clear: store.clear,
+    size: store.size,
+    version: store.version,
+    isEnabled: store.isEnabled,
+    evaluate: store.evaluate,
+  };
+}
