@@ -15,7 +15,7 @@ ATTRIBUTE_MAX_LENGTH = 100
 MAX_RULES = 100
 MAX_VALUES_PER_RULE = 10_000
 
-# `description__length` in the constraint below: LENGTH() counts code points on SQLite and PostgreSQL.
+# `description__length` in a constraint below: LENGTH() counts code points in SQLite and PostgreSQL.
 models.TextField.register_lookup(Length)
 
 
@@ -37,8 +37,8 @@ class Flag(models.Model):
     updated_at = models.DateTimeField()
 
     class Meta:
-        ordering = ["key"]
-        constraints = [
+        ordering = ("key",)
+        constraints = (
             models.CheckConstraint(
                 condition=models.Q(key__regex=FLAG_KEY_REGEX), name="flag_key_charset"
             ),
@@ -55,7 +55,7 @@ class Flag(models.Model):
             models.CheckConstraint(
                 condition=models.Q(version__gte=1), name="flag_version_positive"
             ),
-        ]
+        )
 
     def __str__(self) -> str:
         return self.key
@@ -69,8 +69,8 @@ class Rule(models.Model):
     values = models.JSONField(default=list)
 
     class Meta:
-        ordering = ["flag", "position"]
-        constraints = [
+        ordering = ("flag", "position")
+        constraints = (
             models.UniqueConstraint(fields=["flag", "position"], name="rule_unique_position"),
             models.CheckConstraint(
                 condition=models.Q(operator__in=Operator.values), name="rule_operator_known"
@@ -78,7 +78,7 @@ class Rule(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(attribute=""), name="rule_attribute_not_empty"
             ),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.attribute} {self.operator} {len(self.values)} value(s)"
@@ -113,8 +113,8 @@ class ChangeRecord(models.Model):
     after = models.JSONField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-id"]
-        indexes = [models.Index(fields=["flag_key", "-id"], name="change_flag_newest")]
+        ordering = ("-id",)
+        indexes = (models.Index(fields=["flag_key", "-id"], name="change_flag_newest"),)
 
     def __str__(self) -> str:
         return f"{self.flag_key} v{self.version} {self.action} by {self.actor}"
@@ -138,13 +138,13 @@ class ApiKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ("-created_at",)
         verbose_name = "API key"
-        constraints = [
+        constraints = (
             models.CheckConstraint(
                 condition=models.Q(role__in=ApiKeyRole.values), name="api_key_role_known"
             ),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.name} ({self.role}, {self.prefix}…)"

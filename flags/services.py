@@ -185,7 +185,7 @@ def flag_delete(*, key: str, actor: str, if_match: int | None = None) -> int:
 
 
 def api_key_create(*, name: str, role: Role) -> tuple[ApiKey, str]:
-    """Makes a database key; returns it with the raw secret, which is never stored or shown again."""
+    """Makes a database key; returns it with the raw secret, never stored nor shown again."""
     if role not in ("admin", "server", "client"):
         raise ValueError(f"unknown role {role!r}")
     name = name.strip()
@@ -200,7 +200,7 @@ def api_key_create(*, name: str, role: Role) -> tuple[ApiKey, str]:
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    """Revokes a key at once (the next request with it gets 401); revoking twice keeps the first time."""
+    """Revokes a key at once (its next request gets 401); revoking again keeps the first time."""
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])

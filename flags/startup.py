@@ -1,4 +1,4 @@
-"""The startup guard: a server with debug off and no key configured refuses to start, and says why."""
+"""The startup guard: with debug off and no key configured the server refuses to start."""
 
 from __future__ import annotations
 

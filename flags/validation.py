@@ -183,7 +183,7 @@ def validate_flag(data: Any) -> dict[str, Any]:
 
 
 def validate_flag_patch(data: Any) -> dict[str, Any]:
-    """A partial flag (PATCH): only the fields provided; `rules`, when present, is the whole list."""
+    """A partial flag (PATCH): only the fields provided; `rules`, if present, is the whole list."""
     fields = _validate_fields(data, partial=True)
     if "rules" in fields:
         fields["rules"] = [_copy_rule(rule) for rule in fields["rules"]]

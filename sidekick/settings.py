@@ -108,6 +108,11 @@ SIDEKICK_RECONCILE_SECONDS = float(os.environ.get("SIDEKICK_RECONCILE_SECONDS", 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_AUTHENTICATION_CLASSES": ["flags.authentication.BearerKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["flags.authentication.CanReadFlags"],
+    "DEFAULT_PARSER_CLASSES": ["flags.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "flags.exception_handler.api_exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {

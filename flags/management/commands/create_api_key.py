@@ -12,7 +12,7 @@ from flags.services import api_key_create
 class Command(BaseCommand):
     help = "Creates a database API key and prints its secret (shown this once, stored as a hash)."
     # The startup guard asks for a key; creating the first one must not need one already.
-    requires_system_checks: list[str] = []
+    requires_system_checks: tuple[str, ...] = ()
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--role", required=True, choices=["admin", "server", "client"])

@@ -12,7 +12,7 @@ from flags.services import api_key_revoke
 
 class Command(BaseCommand):
     help = "Revokes a database API key, named by its id or its visible prefix."
-    requires_system_checks: list[str] = []
+    requires_system_checks: tuple[str, ...] = ()
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("key", help="the key's id or visible prefix (sk_server_AbCd1234)")

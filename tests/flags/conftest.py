@@ -1,0 +1,77 @@
+"""Control-plane test fixtures: API keys per role, authenticated clients, event capture."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from flags import services
+from flags.selectors import flag_list_wire
+from streaming.flag_store import reset_process_flag_store
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_store() -> Iterator[None]:
+    """Each test's store loads from that test's database, not a previous test's."""
+    reset_process_flag_store()
+    yield
+    reset_process_flag_store()
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every event the service layer publishes; the real publish still runs."""
+    events: list[dict[str, Any]] = []
+    original = services.publish_flag_change
+
+    def recording_publish(event: dict[str, Any]) -> None:
+        events.append(event)
+        original(event)
+
+    monkeypatch.setattr(services, "publish_flag_change", recording_publish)
+    return events
+
+
+@pytest.fixture
+def keys(db: None) -> dict[str, str]:
+    """A raw key of each role, plus a revoked admin key."""
+    result = {
+        role: services.api_key_create(name=f"{role} key", role=role)[1]
+        for role in ("admin", "server", "client")
+    }
+    revoked, raw = services.api_key_create(name="revoked", role="admin")
+    services.api_key_revoke(api_key=revoked)
+    result["revoked"] = raw
+    return result
+
+
+def client_for(raw_key: str | None) -> APIClient:
+    client = APIClient()
+    if raw_key:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    return client
+
+
+@pytest.fixture
+def admin_client(keys: dict[str, str]) -> APIClient:
+    return client_for(keys["admin"])
+
+
+@pytest.fixture
+def server_client(keys: dict[str, str]) -> APIClient:
+    return client_for(keys["server"])
+
+
+def stored_state() -> dict[str, Any]:
+    """Everything a rejected write must leave unchanged."""
+    from flags.models import ApiKey, ChangeRecord, FlagTombstone
+
+    return {
+        "flags": flag_list_wire(),
+        "changes": list(ChangeRecord.objects.order_by("id").values()),
+        "tombstones": list(FlagTombstone.objects.order_by("id").values()),
+        "keys": list(ApiKey.objects.order_by("id").values("id", "revoked_at")),
+    }
