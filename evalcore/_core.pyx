@@ -1,0 +1,434 @@
+# cython: language_level=3, freethreading_compatible=False
+"""The compiled evaluation core: Cython over the C core in src/, through sidekick.h only.
+
+Thread safety: every store is created SK_STORE_SINGLE_THREADED because the GIL already
+serialises every call into it, and no method here releases the GIL (so a write can never overlap
+an evaluation). Wire validation and the Evaluation type come from the pure-Python twin so that
+both implementations raise the very same messages; validation is not on the hot path.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.object cimport PyObject
+from libc.math cimport fabs, floor
+from libc.stdint cimport int32_t, uint32_t, uint64_t
+
+cimport cython
+
+from evalcore._core_py import Evaluation, parse_wire_flag, validate_version
+
+IMPLEMENTATION = "c"
+
+
+cdef extern from "sidekick.h":
+    int SK_ABI_VERSION
+    ctypedef enum sk_status:
+        SK_OK
+        SK_IGNORED_STALE
+        SK_ERR_NOMEM
+        SK_ERR_NOT_FOUND
+    ctypedef enum sk_store_mode:
+        SK_STORE_SINGLE_THREADED
+    ctypedef struct sk_attribute:
+        const char *name
+        size_t name_len
+        const char *value
+        size_t value_len
+    ctypedef struct sk_evaluation:
+        uint64_t version
+        int32_t reason
+        int32_t rule_index
+        int32_t bucket
+        int32_t enabled
+    ctypedef struct sk_flag:
+        pass
+    ctypedef struct sk_store:
+        pass
+
+    uint32_t sk_abi_version()
+    const char *sk_status_name(int32_t status)
+    uint32_t sk_murmur3_32(const void *data, size_t length, uint32_t seed)
+    uint32_t sk_bucket(const char *flag_key, size_t flag_key_len, const char *user_key,
+                       size_t user_key_len)
+    int32_t sk_flag_new(const char *key, size_t key_len, bint enabled, int32_t rollout,
+                        uint64_t version, sk_flag **out)
+    int32_t sk_flag_add_rule(sk_flag *flag, const char *attribute, size_t attribute_len,
+                             int32_t op)
+    int32_t sk_flag_add_value(sk_flag *flag, const char *value, size_t value_len)
+    void sk_flag_free(sk_flag *flag)
+    sk_store *sk_store_new(int32_t mode)
+    void sk_store_free(sk_store *store)
+    int32_t sk_store_upsert(sk_store *store, sk_flag *flag)
+    int32_t sk_store_remove(sk_store *store, const char *key, size_t key_len, uint64_t version)
+    void sk_store_clear(sk_store *store)
+    int32_t sk_store_is_enabled(const sk_store *store, const char *flag_key, size_t flag_key_len,
+                                const char *user_key, size_t user_key_len,
+                                const sk_attribute *attributes, size_t attribute_count) nogil
+    int32_t sk_store_evaluate(const sk_store *store, const char *flag_key, size_t flag_key_len,
+                              const char *user_key, size_t user_key_len,
+                              const sk_attribute *attributes, size_t attribute_count,
+                              sk_evaluation *out) nogil
+
+
+# CPython's own macros, declared over borrowed PyObject* so that the hot path takes no references.
+cdef extern from "Python.h":
+    int _is_str "PyUnicode_Check"(PyObject *o)
+    int _is_compact_ascii "PyUnicode_IS_COMPACT_ASCII"(PyObject *o)
+    void *_str_data "PyUnicode_DATA"(PyObject *o)
+    Py_ssize_t _str_length "PyUnicode_GET_LENGTH"(PyObject *o)
+    const char *_str_utf8 "PyUnicode_AsUTF8AndSize"(PyObject *o, Py_ssize_t *size)
+    int _is_bool "PyBool_Check"(PyObject *o)
+    int _is_int "PyLong_Check"(PyObject *o)
+    long long _int_value "PyLong_AsLongLongAndOverflow"(PyObject *o, int *overflow)
+    int _is_float "PyFloat_Check"(PyObject *o)
+    double _float_value "PyFloat_AS_DOUBLE"(PyObject *o)
+    int _dict_next "PyDict_Next"(PyObject *d, Py_ssize_t *pos, PyObject **key, PyObject **value)
+    Py_ssize_t _dict_size "PyDict_GET_SIZE"(PyObject *d)
+    PyObject *_true "Py_True"
+    void _clear_error "PyErr_Clear"()
+
+
+if sk_abi_version() != SK_ABI_VERSION:
+    raise ImportError(
+        f"evalcore: the C core reports ABI {sk_abi_version()}, this wrapper was built for "
+        f"{SK_ABI_VERSION}; rebuild the extension"
+    )
+
+cdef enum:
+    # Attributes beyond this many (rare) are converted into heap memory instead of the stack.
+    STACK_ATTRIBUTES = 16
+    # Room for the decimal text of any 64-bit integer, sign included.
+    NUMBER_TEXT = 24
+
+# Floats at or beyond 2**53 are not all integers a JavaScript SDK can tell apart.
+cdef double MAX_EXACT_FLOAT = 9007199254740992.0
+
+cdef tuple REASONS = ("FLAG_NOT_FOUND", "OFF", "RULE_MATCH", "ROLLOUT")
+cdef object NOT_FOUND = Evaluation(False, "FLAG_NOT_FOUND", None, None, None)
+
+
+cdef bytes _surrogate_utf8(object text):
+    """The UTF-8 of a str holding lone surrogates (valid in JSON), as the twin encodes it."""
+    return (<str>text).encode("utf-8", "surrogatepass")
+
+
+cdef inline bint _str_bytes(PyObject *text, const char **data, Py_ssize_t *size):
+    """Points at a str's UTF-8 without copying; False (error cleared) for lone surrogates."""
+    if _is_compact_ascii(text):
+        data[0] = <const char *>_str_data(text)
+        size[0] = _str_length(text)
+        return True
+    data[0] = _str_utf8(text, size)
+    if data[0] == NULL:
+        _clear_error()
+        return False
+    return True
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline Py_ssize_t _decimal(long long number, char *buffer):
+    """Writes number in decimal at the end of buffer[NUMBER_TEXT]; returns the start offset."""
+    cdef Py_ssize_t at = NUMBER_TEXT
+    cdef unsigned long long rest = <unsigned long long>number
+    if number < 0:
+        rest = 0 - rest
+    while True:
+        at -= 1
+        buffer[at] = <char>(48 + rest % 10)
+        rest //= 10
+        if rest == 0:
+            break
+    if number < 0:
+        at -= 1
+        buffer[at] = b'-'
+    return at
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef object _convert_attributes(PyObject *attributes, sk_attribute *out,
+                                char *numbers, Py_ssize_t *converted):
+    """Fills out[] from a dict with every attribute that can ever match (others are dropped).
+
+    Sets *converted to their number. Returns None, or (rarely: huge ints, lone surrogates) a list
+    of bytes objects the caller must keep alive until the evaluation is done.
+    """
+    cdef list keep = None
+    cdef Py_ssize_t position = 0
+    cdef Py_ssize_t count = 0
+    cdef Py_ssize_t size = 0
+    cdef Py_ssize_t start
+    cdef PyObject *name
+    cdef PyObject *value
+    cdef const char *data
+    cdef int overflow = 0
+    cdef long long integer
+    cdef double real
+    cdef bytes spelled
+    while _dict_next(attributes, &position, &name, &value):
+        if not _is_str(name):
+            continue
+        if not _str_bytes(name, &data, &size):
+            spelled = _surrogate_utf8(<object>name)
+            keep = _kept(keep, spelled)
+            data = PyBytes_AS_STRING(spelled)
+            size = PyBytes_GET_SIZE(spelled)
+        out[count].name = data
+        out[count].name_len = <size_t>size
+        if _is_str(value):
+            if not _str_bytes(value, &data, &size):
+                spelled = _surrogate_utf8(<object>value)
+                keep = _kept(keep, spelled)
+                data = PyBytes_AS_STRING(spelled)
+                size = PyBytes_GET_SIZE(spelled)
+        elif _is_bool(value):
+            if value == _true:
+                data, size = b"true", 4
+            else:
+                data, size = b"false", 5
+        elif _is_int(value):
+            integer = _int_value(value, &overflow)
+            if overflow:
+                spelled = _big_integer_text(<object>value)
+                if spelled is None:
+                    continue
+                keep = _kept(keep, spelled)
+                data = PyBytes_AS_STRING(spelled)
+                size = PyBytes_GET_SIZE(spelled)
+            else:
+                start = _decimal(integer, numbers + count * NUMBER_TEXT)
+                data = numbers + count * NUMBER_TEXT + start
+                size = NUMBER_TEXT - start
+        elif _is_float(value):
+            real = _float_value(value)
+            if real != floor(real) or not fabs(real) < MAX_EXACT_FLOAT:
+                continue
+            start = _decimal(<long long>real, numbers + count * NUMBER_TEXT)
+            data = numbers + count * NUMBER_TEXT + start
+            size = NUMBER_TEXT - start
+        else:
+            continue
+        out[count].value = data
+        out[count].value_len = <size_t>size
+        count += 1
+    converted[0] = count
+    return keep
+
+
+cdef list _kept(list keep, bytes spelled):
+    if keep is None:
+        return [spelled]
+    keep.append(spelled)
+    return keep
+
+
+cdef bytes _big_integer_text(object value):
+    """Decimal of an int beyond 64 bits, or None past Python's int-to-str digit limit."""
+    try:
+        return str(int(value)).encode()
+    except ValueError:
+        return None
+
+
+cdef inline object _key_bytes(str text, const char **data, Py_ssize_t *size):
+    """Points at a key's UTF-8; returns None, or the bytes to keep alive (lone surrogates)."""
+    cdef bytes spelled
+    if _str_bytes(<PyObject *>text, data, size):
+        return None
+    spelled = _surrogate_utf8(text)
+    data[0] = PyBytes_AS_STRING(spelled)
+    size[0] = PyBytes_GET_SIZE(spelled)
+    return spelled
+
+
+cdef dict _as_dict(object attributes):
+    if attributes is None or type(attributes) is dict:
+        return attributes
+    if isinstance(attributes, dict):
+        return attributes
+    from collections.abc import Mapping
+    if isinstance(attributes, Mapping):
+        return dict(attributes.items())
+    raise TypeError(f"attributes must be a mapping or None, got {type(attributes).__name__}")
+
+
+@cython.final
+cdef class FlagStore:
+    """Flags by key with version-aware writes, evaluated in-process by the C core."""
+
+    cdef sk_store *_store
+    # The wire dicts as sent (validated, privately copied), for get() and flags().
+    cdef dict _wire
+
+    def __cinit__(self):
+        self._store = sk_store_new(SK_STORE_SINGLE_THREADED)
+        if self._store == NULL:
+            raise MemoryError("sk_store_new failed")
+        self._wire = {}
+
+    def __dealloc__(self):
+        sk_store_free(self._store)
+
+    def upsert(self, flag):
+        """Stores a wire-format flag unless a newer version is held; returns whether it applied."""
+        parsed = parse_wire_flag(flag)
+        cdef bytes key = (<str>parsed.key).encode("ascii")
+        cdef sk_flag *built = NULL
+        cdef int32_t status = sk_flag_new(key, len(key), parsed.enabled, parsed.rollout,
+                                          parsed.version, &built)
+        _check(status, "key")
+        cdef bytes attribute
+        cdef bytes value
+        try:
+            for index, rule in enumerate(parsed.rules):
+                attribute = rule.attribute_utf8
+                _check(sk_flag_add_rule(built, attribute, len(attribute), rule.operator),
+                       f"rules[{index}]")
+                for value in rule.values:
+                    _check(sk_flag_add_value(built, value, len(value)), f"rules[{index}].values")
+        except BaseException:
+            sk_flag_free(built)
+            raise
+        status = sk_store_upsert(self._store, built)  # takes the flag whatever it returns
+        if status == SK_IGNORED_STALE:
+            return False
+        _check(status, "flag")
+        self._wire[parsed.key] = parsed.wire
+        return True
+
+    def delete(self, str key not None, version=0):
+        """Removes the flag unless it is as new as the delete; returns whether one was removed.
+
+        A versioned delete is remembered (a tombstone) so that an older upsert arriving later is
+        ignored, also when the flag was never stored here.
+        """
+        cdef uint64_t checked = validate_version(version)
+        cdef const char *data
+        cdef Py_ssize_t size
+        keep = _key_bytes(key, &data, &size)
+        cdef int32_t status = sk_store_remove(self._store, data, <size_t>size, checked)
+        if status == SK_OK:
+            self._wire.pop(key, None)
+            return True
+        if status == SK_IGNORED_STALE or status == SK_ERR_NOT_FOUND:
+            return False
+        _check(status, "key")
+
+    def clear(self):
+        """Forgets every flag and every tombstone."""
+        sk_store_clear(self._store)
+        self._wire.clear()
+
+    def get(self, key):
+        """The stored wire dict (treat it as read-only), or None."""
+        return self._wire.get(key)
+
+    def flags(self):
+        """Every stored wire dict, in insertion order."""
+        return list(self._wire.values())
+
+    def __len__(self):
+        return len(self._wire)
+
+    def __contains__(self, key):
+        return key in self._wire
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def is_enabled(self, str flag_key not None, str user_key not None, attributes=None):
+        """Whether the flag is on for the user; never raises for a missing flag or odd attributes."""
+        cdef const char *flag_data
+        cdef const char *user_data
+        cdef Py_ssize_t flag_size, user_size
+        cdef sk_attribute stack[STACK_ATTRIBUTES]
+        cdef char numbers[STACK_ATTRIBUTES * NUMBER_TEXT]
+        cdef sk_attribute *heap = NULL
+        cdef char *heap_numbers = NULL
+        cdef Py_ssize_t count = 0
+        cdef Py_ssize_t size
+        cdef dict table
+        keep_flag = _key_bytes(flag_key, &flag_data, &flag_size)
+        keep_user = _key_bytes(user_key, &user_data, &user_size)
+        if attributes is None:
+            return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
+                                       <size_t>user_size, NULL, 0) == 1
+        table = _as_dict(attributes)
+        size = _dict_size(<PyObject *>table)
+        if size <= STACK_ATTRIBUTES:
+            keep = _convert_attributes(<PyObject *>table, stack, numbers, &count)
+            return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
+                                       <size_t>user_size, stack, <size_t>count) == 1
+        heap = <sk_attribute *>PyMem_Malloc(size * sizeof(sk_attribute))
+        heap_numbers = <char *>PyMem_Malloc(size * NUMBER_TEXT)
+        try:
+            if heap == NULL or heap_numbers == NULL:
+                raise MemoryError()
+            keep = _convert_attributes(<PyObject *>table, heap, heap_numbers, &count)
+            return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
+                                       <size_t>user_size, heap, <size_t>count) == 1
+        finally:
+            PyMem_Free(heap)
+            PyMem_Free(heap_numbers)
+
+    def evaluate(self, str flag_key not None, str user_key not None, attributes=None):
+        """As is_enabled, with the reason, matching rule, bucket and version."""
+        cdef const char *flag_data
+        cdef const char *user_data
+        cdef Py_ssize_t flag_size, user_size
+        cdef sk_attribute *converted = NULL
+        cdef char *numbers = NULL
+        cdef Py_ssize_t count = 0
+        cdef dict table = _as_dict(attributes)
+        cdef sk_evaluation answer
+        keep_flag = _key_bytes(flag_key, &flag_data, &flag_size)
+        keep_user = _key_bytes(user_key, &user_data, &user_size)
+        try:
+            if table:
+                converted = <sk_attribute *>PyMem_Malloc(len(table) * sizeof(sk_attribute))
+                numbers = <char *>PyMem_Malloc(len(table) * NUMBER_TEXT)
+                if converted == NULL or numbers == NULL:
+                    raise MemoryError()
+                keep = _convert_attributes(<PyObject *>table, converted, numbers, &count)
+            sk_store_evaluate(self._store, flag_data, <size_t>flag_size, user_data,
+                              <size_t>user_size, converted, <size_t>count, &answer)
+        finally:
+            PyMem_Free(converted)
+            PyMem_Free(numbers)
+        if answer.reason == 0:
+            return NOT_FOUND
+        return Evaluation(
+            answer.enabled == 1,
+            REASONS[answer.reason],
+            answer.rule_index if answer.rule_index >= 0 else None,
+            answer.bucket if answer.bucket >= 0 else None,
+            answer.version,
+        )
+
+
+cdef int _check(int32_t status, str path) except -1:
+    """Raises for a C error status; validation ran first, so only exhaustion is expected."""
+    if status >= 0:
+        return 0
+    if status == SK_ERR_NOMEM:
+        raise MemoryError(f"{path}: the C core is out of memory")
+    raise ValueError(f"{path}: rejected by the C core ({sk_status_name(status).decode()})")
+
+
+def murmur3_32(data, seed=0):
+    """Unsigned MurmurHash3 x86_32 of the bytes (a str is hashed as its UTF-8)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 0xFFFFFFFF:
+        raise ValueError(f"seed: must be an integer from 0 to 2**32-1, got {seed!r}")
+    cdef bytes payload
+    if isinstance(data, str):
+        payload = _surrogate_utf8(data)
+    else:
+        payload = bytes(data)
+    return sk_murmur3_32(PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload), <uint32_t>seed)
+
+
+def bucket(str flag_key not None, str user_key not None):
+    """The user's rollout bucket (0..99) for the flag."""
+    cdef bytes flag_bytes = _surrogate_utf8(flag_key)
+    cdef bytes user_bytes = _surrogate_utf8(user_key)
+    return sk_bucket(flag_bytes, len(flag_bytes), user_bytes, len(user_bytes))
