@@ -1,0 +1,155 @@
+/**
+ * The browser SDK in headless Chromium: every shared vector, and a page that follows a REAL
+ * Sidekick server over EventSource with a client key (which must not be able to write).
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { PAGE, launchChromium, rest, startSidekickServer, startStaticServer } from './harness.mjs';
+import { loadEvaluationVectors, loadHashVectors } from './vectors_load.mjs';
+
+let server = null;
+let statics;
+let browser;
+
+before(async () => {
+  statics = await startStaticServer(() => server.url);
+  [server, browser] = await Promise.all([startSidekickServer(statics.origin), launchChromium()]);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  await statics?.close();
+});
+
+async function openPage() {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error));
+  await page.goto(`${statics.origin}${PAGE}`);
+  await page.waitForFunction(() => window.pageReady === true, null, { timeout: 20000 });
+  assert.deepEqual(errors, []);
+  return page;
+}
+
+test('every shared vector passes inside Chromium', async () => {
+  const page = await openPage();
+  const hash = await loadHashVectors();
+  const files = await loadEvaluationVectors();
+  const result = await page.evaluate(
+    async ({ hashCases, evaluationFiles }) => {
+      await window.sidekick.loadCore();
+      const hashFailures = window.vectors.checkHashCases(window.sidekick, hashCases);
+      const [count, failures] = window.vectors.checkEvaluationFiles(window.sidekick, evaluationFiles);
+      return { hashFailures, count, failures: failures.slice(0, 20) };
+    },
+    { hashCases: hash.cases, evaluationFiles: files },
+  );
+  assert.deepEqual(result.hashFailures, []);
+  assert.ok(result.count >= 100, `only ${result.count} cases ran`);
+  assert.deepEqual(result.failures, []);
+  await page.close();
+});
+
+test('a page follows the server: replay, then a REST write flips isEnabled within a second', async () => {
+  const created = await rest(server, server.admin_key, 'POST', '/api/flags', {
+    key: 'browser_e2e',
+    is_enabled: false,
+    rules: [{ attribute: 'email', operator: 'EndsWith', values: ['@acme.com'] }],
+  });
+  assert.ok([200, 201].includes(created.status), JSON.stringify(created));
+
+  const page = await openPage();
+  const initial = await page.evaluate(
+    async ({ url, key }) => {
+      window.changes = [];
+      window.client = new window.sidekick.SidekickBrowserClient(url, key, {
+        onChange: (keys) => window.changes.push(...keys),
+      });
+      await window.client.init({ timeoutMs: 20000 });
+      return {
+        off: window.client.isEnabled('browser_e2e', 'u1', { email: 'a@acme.com' }),
+        version: window.client.evaluate('browser_e2e', 'u1').version,
+      };
+    },
+    { url: server.url, key: server.client_key },
+  );
+  assert.deepEqual(initial, { off: false, version: created.body.version });
+
+  const flip = await rest(server, server.admin_key, 'PATCH', '/api/flags/browser_e2e', { is_enabled: true });
+  assert.equal(flip.status, 200, JSON.stringify(flip));
+  await page.waitForFunction(
+    () => window.client.isEnabled('browser_e2e', 'u1', { email: 'a@acme.com' }),
+    null,
+    { timeout: 1000, polling: 10 },
+  );
+  const evaluation = await page.evaluate(() =>
+    window.client.evaluate('browser_e2e', 'u1', { email: 'a@acme.com' }),
+  );
+  assert.deepEqual(evaluation, {
+    enabled: true,
+    reason: 'RULE_MATCH',
+    ruleIndex: 0,
+    bucket: null,
+    version: flip.body.version,
+  });
+
+  const removed = await rest(server, server.admin_key, 'DELETE', '/api/flags/browser_e2e');
+  assert.equal(removed.status, 204);
+  await page.waitForFunction(
+    () => window.client.evaluate('browser_e2e', 'u1').reason === 'FLAG_NOT_FOUND',
+    null,
+    { timeout: 5000, polling: 10 },
+  );
+  const changes = await page.evaluate(() => window.changes);
+  assert.ok(changes.filter((key) => key === 'browser_e2e').length >= 2, JSON.stringify(changes));
+  await page.evaluate(() => window.client.close());
+  await page.close();
+});
+
+test('the client key in a page cannot write through the REST API', async () => {
+  const created = await rest(server, server.admin_key, 'POST', '/api/flags', {
+    key: 'browser_guarded',
+    is_enabled: false,
+  });
+  assert.ok([200, 201].includes(created.status), JSON.stringify(created));
+  const page = await openPage();
+  const attempts = await page.evaluate(
+    async ({ url, key }) => {
+      const body = JSON.stringify({ key: 'browser_guarded', is_enabled: true });
+      const json = { 'Content-Type': 'application/json' };
+      const tries = {
+        // Same origin through the test's proxy: the server's real answer is readable.
+        proxiedBearer: ['/proxy/api/flags', { method: 'POST', headers: { ...json, Authorization: `Bearer ${key}` }, body }],
+        proxiedQuery: [`/proxy/api/flags?sdk_key=${key}`, { method: 'POST', headers: json, body }],
+        proxiedPatch: ['/proxy/api/flags/browser_guarded', { method: 'PATCH', headers: { ...json, Authorization: `Bearer ${key}` }, body }],
+        proxiedDelete: ['/proxy/api/flags/browser_guarded', { method: 'DELETE', headers: { Authorization: `Bearer ${key}` } }],
+        // Cross-origin straight to the server, as an attacker's page would.
+        direct: [`${url}/api/flags`, { method: 'POST', headers: { ...json, Authorization: `Bearer ${key}` }, body }],
+      };
+      const results = {};
+      for (const [name, [target, init]] of Object.entries(tries)) {
+        try {
+          results[name] = (await fetch(target, init)).status;
+        } catch (error) {
+          results[name] = `blocked: ${error.name}`;
+        }
+      }
+      return results;
+    },
+    { url: server.url, key: server.client_key },
+  );
+  for (const name of ['proxiedBearer', 'proxiedQuery', 'proxiedPatch', 'proxiedDelete']) {
+    assert.ok([401, 403].includes(attempts[name]), `${name}: ${JSON.stringify(attempts)}`);
+  }
+  assert.ok(
+    [401, 403].includes(attempts.direct) || String(attempts.direct).startsWith('blocked'),
+    JSON.stringify(attempts),
+  );
+  const after = await rest(server, server.admin_key, 'GET', '/api/flags/browser_guarded');
+  assert.equal(after.status, 200);
+  assert.equal(after.body.is_enabled, false);
+  assert.equal(after.body.version, created.body.version);
+  await page.close();
+});

@@ -1,0 +1,138 @@
+/** FlagStore behaviour beyond the shared vectors: value conversion, memory growth, validation. */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { before, test } from 'node:test';
+
+import { FlagStore, FlagValidationError, bucket, loadCore, murmur3_32 } from '../dist/index.js';
+
+before(async () => {
+  await loadCore(await readFile(new URL('../dist/sidekick.wasm', import.meta.url)));
+});
+
+function equalsFlag(key, values) {
+  return {
+    key,
+    is_enabled: true,
+    rollout_percentage: 0,
+    rules: [{ attribute: 'n', operator: 'Equals', values }],
+    version: 1,
+  };
+}
+
+test('loadCore is idempotent', async () => {
+  await loadCore();
+  assert.equal(murmur3_32('hello'), 613153351);
+});
+
+test('attribute values convert as DESIGN says', () => {
+  const store = new FlagStore();
+  store.upsert(equalsFlag('n', ['1', '0', 'true', 'false', '1000000000000000000000', '-5']));
+  const on = (value) => store.isEnabled('n', 'u', { n: value });
+  assert.equal(on(1), true);
+  assert.equal(on(1.0), true);
+  assert.equal(on(-0), true, '-0 is "0"');
+  assert.equal(on(true), true);
+  assert.equal(on(false), true);
+  assert.equal(on(1e21), true, 'large integers in decimal, not exponent notation');
+  assert.equal(on(-5), true);
+  assert.equal(on(10n ** 21n), true);
+  for (const dropped of [1.5, null, undefined, NaN, Infinity, [1], { a: 1 }, () => 1]) {
+    assert.equal(on(dropped), false, String(dropped));
+  }
+  assert.equal(store.isEnabled('n', 'u', null), false);
+  assert.equal(store.isEnabled('n', 'u', 'not an object'), false);
+  store.free();
+});
+
+test('NotEquals does not match an absent or dropped attribute', () => {
+  const store = new FlagStore();
+  store.upsert({
+    key: 'ne',
+    is_enabled: true,
+    rollout_percentage: 0,
+    rules: [{ attribute: 'plan', operator: 'NotEquals', values: ['free'] }],
+  });
+  assert.equal(store.isEnabled('ne', 'u', {}), false);
+  assert.equal(store.isEnabled('ne', 'u', { plan: 1.5 }), false);
+  assert.equal(store.isEnabled('ne', 'u', { plan: 'pro' }), true);
+  assert.deepEqual(store.evaluate('ne', 'u', { plan: 'pro' }), {
+    enabled: true,
+    reason: 'RULE_MATCH',
+    ruleIndex: 0,
+    bucket: null,
+    version: 0,
+  });
+  store.free();
+});
+
+test('non-ASCII and long strings survive the scratch region growing', () => {
+  const store = new FlagStore();
+  const long = 'é'.repeat(50000) + '@acme.com';
+  const many = Array.from({ length: 10000 }, (_, i) => `value-${i}-${'x'.repeat(20)}`);
+  store.upsert({
+    key: 'big',
+    is_enabled: true,
+    rollout_percentage: 0,
+    rules: [
+      { attribute: 'email', operator: 'EndsWith', values: ['@acme.com'] },
+      { attribute: 'tag', operator: 'Equals', values: many },
+      { attribute: 'city', operator: 'Equals', values: ['Zürich', '東京'] },
+    ],
+  });
+  assert.equal(store.isEnabled('big', long, { email: long }), true);
+  assert.equal(store.isEnabled('big', 'u', { tag: many[9999] }), true);
+  assert.equal(store.isEnabled('big', 'u', { city: '東京' }), true);
+  assert.equal(store.isEnabled('big', 'u', { city: 'Zurich' }), false);
+  assert.equal(murmur3_32('東京'), murmur3_32(new TextEncoder().encode('東京')));
+  assert.equal(bucket('big', 'u'), murmur3_32('big:u') % 100);
+  store.free();
+});
+
+test('odd keys never throw', () => {
+  const store = new FlagStore();
+  store.upsert({ key: 'on', is_enabled: true });
+  assert.equal(store.isEnabled('missing', 'u'), false);
+  assert.equal(store.isEnabled('on', undefined), true);
+  assert.equal(store.isEnabled('on', 42), true);
+  assert.equal(store.isEnabled(undefined, 'u'), false);
+  assert.equal(store.evaluate('missing', 'u').reason, 'FLAG_NOT_FOUND');
+  store.free();
+  assert.equal(store.isEnabled('on', 'u'), false, 'a freed store answers false');
+});
+
+test('upsert rejects with the field path and leaves the store unchanged', () => {
+  const store = new FlagStore();
+  store.upsert({ key: 'k', is_enabled: true, version: 2 });
+  const cases = [
+    [{ key: '-bad' }, 'key'],
+    [{ key: 'k', is_enabled: 'yes' }, 'is_enabled'],
+    [{ key: 'k', rollout_percentage: '50' }, 'rollout_percentage'],
+    [{ key: 'k', rollout_percentage: 50.5 }, 'rollout_percentage'],
+    [{ key: 'k', rollout_percentage: true }, 'rollout_percentage'],
+    [{ key: 'k', rules: {} }, 'rules'],
+    [{ key: 'k', rules: [{ attribute: 'a', operator: 'Like', values: [] }] }, 'rules[0].operator'],
+    [{ key: 'k', rules: [{ attribute: 'a', operator: 'Equals', values: ['x', 3] }] }, 'rules[0].values[1]'],
+    [{ key: 'k', version: -1 }, 'version'],
+  ];
+  for (const [flag, field] of cases) {
+    assert.throws(
+      () => store.upsert(flag),
+      (error) => error instanceof FlagValidationError && error.field === field,
+      field,
+    );
+  }
+  assert.equal(store.size, 1);
+  assert.equal(store.get('k').version, 2);
+  store.free();
+});
+
+test('get returns a copy the caller cannot use to change the store', () => {
+  const store = new FlagStore();
+  const flag = { key: 'k', is_enabled: true, extra: { kept: true } };
+  store.upsert(flag);
+  flag.is_enabled = false;
+  assert.equal(store.get('k').is_enabled, true);
+  assert.deepEqual(store.get('k').extra, { kept: true });
+  assert.deepEqual(store.flags().map((f) => f.key), ['k']);
+  store.free();
+});
