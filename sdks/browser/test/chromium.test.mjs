@@ -153,3 +153,57 @@ test('the client key in a page cannot write through the REST API', async () => {
   assert.equal(after.body.version, created.body.version);
   await page.close();
 });
+
+test('a page keeps its last-known flags while cut off, then reconnects and re-bootstraps', async () => {
+  const created = await rest(server, server.admin_key, 'POST', '/api/flags', {
+    key: 'browser_reconnect',
+    is_enabled: true,
+    rollout_percentage: 100,
+  });
+  assert.ok([200, 201].includes(created.status), JSON.stringify(created));
+  const page = await openPage();
+  // The stream goes through the test's proxy so the test can take it away.
+  await page.evaluate(
+    async ({ url, key }) => {
+      window.problems = [];
+      window.client = new window.sidekick.SidekickBrowserClient(url, key, {
+        initialBackoffMs: 100,
+        maxBackoffMs: 1000,
+        onError: (error) => window.problems.push(error.message),
+      });
+      await window.client.init({ timeoutMs: 20000 });
+    },
+    { url: `${statics.origin}/proxy`, key: server.client_key },
+  );
+  assert.equal(await page.evaluate(() => window.client.isEnabled('browser_reconnect', 'u')), true);
+
+  statics.refuseStreams(true);
+  statics.cutStreams();
+  // EventSource retries, meets a 503, gives up (CLOSED): the client's own back-off takes over.
+  await page.waitForFunction(
+    () => window.problems.some((message) => message.includes('reconnecting')),
+    null,
+    { timeout: 20000, polling: 50 },
+  );
+  const changed = await rest(server, server.admin_key, 'PATCH', '/api/flags/browser_reconnect', {
+    is_enabled: false,
+  });
+  assert.equal(changed.status, 200);
+  assert.equal(
+    await page.evaluate(() => window.client.isEnabled('browser_reconnect', 'u')),
+    true,
+    'while cut off the page answers from its last-known flags',
+  );
+
+  statics.refuseStreams(false);
+  await page.waitForFunction(() => !window.client.isEnabled('browser_reconnect', 'u'), null, {
+    timeout: 20000,
+    polling: 20,
+  });
+  assert.equal(
+    await page.evaluate(() => window.client.evaluate('browser_reconnect', 'u').version),
+    changed.body.version,
+  );
+  await page.evaluate(() => window.client.close());
+  await page.close();
+});

@@ -34,23 +34,50 @@ async function readBody(request) {
 
 /**
  * Serves the SDK files on 127.0.0.1 and forwards `/proxy/<path>` to target() (the Sidekick
- * server's URL, known only once it runs). Resolves to { origin, close }.
+ * server's URL, known only once it runs), streaming responses through. Resolves to
+ * { origin, close, refuseStreams(bool), cutStreams() } — the last two let a test take the stream
+ * away from a page (503 on reconnect, dropped connections) while the server keeps running.
  */
 export function startStaticServer(target) {
+  const streams = new Set();
+  let refusing = false;
+  const proxy = async (request, response, url) => {
+    if (refusing && url.pathname === '/proxy/stream') {
+      response.writeHead(503, { 'content-type': 'text/plain' }).end('refused by the test');
+      return;
+    }
+    const abort = new AbortController();
+    const upstream = await fetch(`${target()}${url.pathname.slice(6)}${url.search}`, {
+      method: request.method,
+      headers: {
+        ...(request.headers.authorization ? { authorization: request.headers.authorization } : {}),
+        ...(request.headers['content-type'] ? { 'content-type': request.headers['content-type'] } : {}),
+      },
+      body: ['GET', 'HEAD'].includes(request.method) ? undefined : await readBody(request),
+      signal: abort.signal,
+    });
+    response.writeHead(upstream.status, {
+      'content-type': upstream.headers.get('content-type') ?? 'text/plain',
+      'cache-control': 'no-cache',
+    });
+    const stream = { response, abort };
+    streams.add(stream);
+    response.on('close', () => {
+      streams.delete(stream);
+      abort.abort();
+    });
+    try {
+      for await (const chunk of upstream.body ?? []) response.write(chunk);
+    } catch {
+      // The test cut this stream, or the page went away.
+    }
+    response.end();
+  };
   const server = createServer(async (request, response) => {
     try {
       const url = new URL(request.url, 'http://127.0.0.1');
       if (url.pathname.startsWith('/proxy/')) {
-        const upstream = await fetch(`${target()}${url.pathname.slice(6)}${url.search}`, {
-          method: request.method,
-          headers: {
-            ...(request.headers.authorization ? { authorization: request.headers.authorization } : {}),
-            ...(request.headers['content-type'] ? { 'content-type': request.headers['content-type'] } : {}),
-          },
-          body: ['GET', 'HEAD'].includes(request.method) ? undefined : await readBody(request),
-        });
-        response.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'text/plain' });
-        response.end(Buffer.from(await upstream.arrayBuffer()));
+        await proxy(request, response, url);
         return;
       }
       if (!SERVED.some((pattern) => pattern.test(url.pathname)) || url.pathname.includes('..')) {
@@ -61,13 +88,31 @@ export function startStaticServer(target) {
       response.writeHead(200, { 'content-type': TYPES[extname(url.pathname)] ?? 'application/octet-stream' });
       response.end(body);
     } catch (error) {
-      response.writeHead(error.code === 'ENOENT' ? 404 : 500).end(String(error));
+      if (!response.headersSent) response.writeHead(error.code === 'ENOENT' ? 404 : 500);
+      response.end(String(error));
     }
   });
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {
       const origin = `http://127.0.0.1:${server.address().port}`;
-      resolve({ origin, close: () => new Promise((done) => server.close(done)) });
+      resolve({
+        origin,
+        refuseStreams(value) {
+          refusing = value;
+        },
+        cutStreams() {
+          for (const { response, abort } of streams) {
+            abort.abort();
+            response.destroy();
+          }
+          streams.clear();
+        },
+        close() {
+          this.cutStreams();
+          server.closeAllConnections();
+          return new Promise((done) => server.close(done));
+        },
+      });
     });
   });
 }
