@@ -1,0 +1,121 @@
+"""Admin forms: the same validation as the API (flags.validation), shaped for HTML forms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from flags.exceptions import FlagValidationError
+from flags.models import MAX_VALUES_PER_RULE, Flag, Rule
+from flags.validation import validate_flag_patch
+
+TOP_LEVEL_FIELDS = ("key", "is_enabled", "rollout_percentage", "description")
+
+
+def _apply_errors(form: forms.BaseForm, errors: dict[str, list[str]], prefix: str = "") -> None:
+    for path, messages in errors.items():
+        name = path.removeprefix(prefix)
+        name = name.split("[", 1)[0]
+        field = name if name in form.fields else None
+        for message in messages:
+            form.add_error(field, f"{path}: {message}" if field is None else message)
+
+
+class FlagAdminForm(forms.ModelForm):
+    class Meta:
+        model = Flag
+        fields = TOP_LEVEL_FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # The admin sends "" for an empty description; the wire format's absence is null.
+        if cleaned.get("description") == "":
+            cleaned["description"] = None
+        candidate = {name: cleaned[name] for name in TOP_LEVEL_FIELDS if name in cleaned}
+        try:
+            validate_flag_patch(candidate)
+        except FlagValidationError as error:
+            _apply_errors(self, error.errors)
+        return cleaned
+
+
+def split_values(text: str) -> list[str]:
+    """One value per line; line endings (\\r\\n from browsers) and blank lines do not count."""
+    return [line.removesuffix("\r") for line in text.split("\n") if line.strip("\r") != ""]
+
+
+class RuleAdminForm(forms.ModelForm):
+    values = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
+        required=False,
+        strip=False,
+        help_text=f"One value per line (at most {MAX_VALUES_PER_RULE}); blank lines are ignored.",
+    )
+
+    class Meta:
+        model = Rule
+        fields = ("position", "attribute", "operator", "values")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["position"].required = False
+        self.fields["position"].help_text = "Order (lowest first); empty = after the others."
+        if self.instance.pk:
+            self.initial["values"] = "\n".join(self.instance.values)
+
+    def clean_values(self) -> list[str]:
+        return split_values(self.cleaned_data.get("values") or "")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not cleaned.get("DELETE"):
+            rule = {name: cleaned.get(name) for name in ("attribute", "operator", "values")}
+            try:
+                validate_flag_patch({"rules": [rule]})
+            except FlagValidationError as error:
+                _apply_errors(self, error.errors, prefix="rules[0].")
+        return cleaned
+
+    def _post_clean(self) -> None:
+        # The position is assigned by the service when the flag is saved; skip the model's
+        # uniqueness check of (flag, position) on half-edited rows.
+        self._validate_unique = False
+        super()._post_clean()  # type: ignore[misc]
+
+
+class TryUserForm(forms.Form):
+    """The "try a user" box: what the evaluation core answers for this user and attributes."""
+
+    try_user = forms.CharField(label="User key", required=True, strip=False)
+    try_attributes = forms.CharField(
+        label="Attributes",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
+        help_text='A JSON object ({"email": "a@acme.com"}) or key=value lines.',
+    )
+
+    def clean_try_attributes(self) -> dict[str, Any]:
+        return parse_attributes(self.cleaned_data.get("try_attributes") or "")
+
+
+def parse_attributes(text: str) -> dict[str, Any]:
+    """A JSON object, or `name=value` lines (values kept as strings)."""
+    if text.strip().startswith("{"):
+        try:
+            value = json.loads(text)
+        except ValueError as error:
+            raise forms.ValidationError(f"Not valid JSON: {error}") from error
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Expected a JSON object.")
+        return value
+    attributes: dict[str, Any] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, separator, value = line.partition("=")
+        if not separator or not name.strip():
+            raise forms.ValidationError(f"Line {number}: expected name=value.")
+        attributes[name.strip()] = value
+    return attributes
