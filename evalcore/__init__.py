@@ -11,14 +11,20 @@ import os
 
 from evalcore._core_py import Evaluation
 
-# The one switch read here rather than in sidekick/settings.py: this package is also used
-# without Django (the Python SDK, offline stores), so it cannot depend on Django settings.
-if os.environ.get("SIDEKICK_NO_EXTENSIONS") == "1":
-    from evalcore._core_py import IMPLEMENTATION, FlagStore, bucket, murmur3_32
-else:
-    try:
-        from evalcore._core import IMPLEMENTATION, FlagStore, bucket, murmur3_32
-    except ImportError:
-        from evalcore._core_py import IMPLEMENTATION, FlagStore, bucket, murmur3_32
+# The one variable read outside sidekick/settings.py: this package is also used without Django
+# (the Python SDK, offline stores), so it cannot depend on Django settings.
+_NO_EXTENSIONS = os.environ.get("SIDEKICK_NO_EXTENSIONS") == "1"
+
+try:
+    if _NO_EXTENSIONS:
+        raise ImportError("SIDEKICK_NO_EXTENSIONS=1")
+    from evalcore._core import IMPLEMENTATION, FlagStore, bucket, murmur3_32
+except ImportError:
+    from evalcore._core_py import (  # type: ignore[assignment]
+        IMPLEMENTATION,
+        FlagStore,
+        bucket,
+        murmur3_32,
+    )
 
 __all__ = ["IMPLEMENTATION", "Evaluation", "FlagStore", "bucket", "murmur3_32"]

@@ -231,7 +231,13 @@ cdef bytes _big_integer_text(object value):
         return None
 
 
-cdef inline object _key_bytes(str text, const char **data, Py_ssize_t *size):
+cdef inline int _check_keys(object flag_key, object user_key) except -1:
+    if not (_is_str(<PyObject *>flag_key) and _is_str(<PyObject *>user_key)):
+        raise TypeError("flag_key and user_key must be str")
+    return 0
+
+
+cdef inline object _key_bytes(object text, const char **data, Py_ssize_t *size):
     """Points at a key's UTF-8; returns None, or the bytes to keep alive (lone surrogates)."""
     cdef bytes spelled
     if _str_bytes(<PyObject *>text, data, size):
@@ -242,10 +248,9 @@ cdef inline object _key_bytes(str text, const char **data, Py_ssize_t *size):
     return spelled
 
 
-cdef dict _as_dict(object attributes):
-    if attributes is None or type(attributes) is dict:
-        return attributes
-    if isinstance(attributes, dict):
+cdef object _as_dict(object attributes):
+    """The attributes as a dict (or dict subclass) PyDict_Next can walk, or None."""
+    if attributes is None or isinstance(attributes, dict):
         return attributes
     from collections.abc import Mapping
     if isinstance(attributes, Mapping):
@@ -297,12 +302,14 @@ cdef class FlagStore:
         self._wire[parsed.key] = parsed.wire
         return True
 
-    def delete(self, str key not None, version=0):
+    def delete(self, key, version=0):
         """Removes the flag unless it is as new as the delete; returns whether one was removed.
 
         A versioned delete is remembered (a tombstone) so that an older upsert arriving later is
         ignored, also when the flag was never stored here.
         """
+        if not isinstance(key, str):
+            raise TypeError(f"key must be str, got {type(key).__name__}")
         cdef uint64_t checked = validate_version(version)
         cdef const char *data
         cdef Py_ssize_t size
@@ -336,7 +343,7 @@ cdef class FlagStore:
 
     @cython.boundscheck(False)
     @cython.wraparound(False)
-    def is_enabled(self, str flag_key not None, str user_key not None, attributes=None):
+    def is_enabled(self, flag_key, user_key, attributes=None):
         """Whether the flag is on for the user; never raises for a missing flag or odd attributes."""
         cdef const char *flag_data
         cdef const char *user_data
@@ -347,7 +354,8 @@ cdef class FlagStore:
         cdef char *heap_numbers = NULL
         cdef Py_ssize_t count = 0
         cdef Py_ssize_t size
-        cdef dict table
+        cdef object table
+        _check_keys(flag_key, user_key)
         keep_flag = _key_bytes(flag_key, &flag_data, &flag_size)
         keep_user = _key_bytes(user_key, &user_data, &user_size)
         if attributes is None:
@@ -371,7 +379,7 @@ cdef class FlagStore:
             PyMem_Free(heap)
             PyMem_Free(heap_numbers)
 
-    def evaluate(self, str flag_key not None, str user_key not None, attributes=None):
+    def evaluate(self, flag_key, user_key, attributes=None):
         """As is_enabled, with the reason, matching rule, bucket and version."""
         cdef const char *flag_data
         cdef const char *user_data
@@ -379,8 +387,10 @@ cdef class FlagStore:
         cdef sk_attribute *converted = NULL
         cdef char *numbers = NULL
         cdef Py_ssize_t count = 0
-        cdef dict table = _as_dict(attributes)
+        cdef object table
         cdef sk_evaluation answer
+        _check_keys(flag_key, user_key)
+        table = _as_dict(attributes)
         keep_flag = _key_bytes(flag_key, &flag_data, &flag_size)
         keep_user = _key_bytes(user_key, &user_data, &user_size)
         try:
@@ -427,8 +437,9 @@ def murmur3_32(data, seed=0):
     return sk_murmur3_32(PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload), <uint32_t>seed)
 
 
-def bucket(str flag_key not None, str user_key not None):
+def bucket(flag_key, user_key):
     """The user's rollout bucket (0..99) for the flag."""
+    _check_keys(flag_key, user_key)
     cdef bytes flag_bytes = _surrogate_utf8(flag_key)
     cdef bytes user_bytes = _surrogate_utf8(user_key)
     return sk_bucket(flag_bytes, len(flag_bytes), user_bytes, len(user_bytes))

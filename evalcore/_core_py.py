@@ -120,9 +120,7 @@ def _wire_copy(flag: Mapping[str, Any]) -> dict[str, Any]:
     """A copy deep enough that a caller mutating its dict cannot change what the store reports."""
     wire = dict(flag)
     if "rules" in wire:
-        wire["rules"] = [
-            {**rule, "values": list(rule["values"])} for rule in wire["rules"]
-        ]
+        wire["rules"] = [{**rule, "values": list(rule["values"])} for rule in wire["rules"]]
     return wire
 
 
@@ -170,6 +168,8 @@ def murmur3_32(data: bytes | bytearray | memoryview | str, seed: int = 0) -> int
 
 def bucket(flag_key: str, user_key: str) -> int:
     """The user's rollout bucket (0..99) for the flag."""
+    if not isinstance(flag_key, str) or not isinstance(user_key, str):
+        raise TypeError("flag_key and user_key must be str")
     return int(mmh3.hash(utf8(f"{flag_key}:{user_key}"), 0, signed=False)) % 100
 
 
@@ -233,6 +233,8 @@ class FlagStore:
         A versioned delete is remembered (a tombstone) so that an older upsert arriving later is
         ignored, also when the flag was never stored here.
         """
+        if not isinstance(key, str):
+            raise TypeError(f"key must be str, got {type(key).__name__}")
         version = validate_version(version)
         current = self._flags.get(key)
         if current is None:
@@ -269,7 +271,10 @@ class FlagStore:
     def is_enabled(
         self, flag_key: str, user_key: str, attributes: Mapping[Any, Any] | None = None
     ) -> bool:
-        """Whether the flag is on for the user; never raises for a missing flag or odd attributes."""
+        """Whether the flag is on for the user; never raises for a missing flag or odd attributes.
+
+        Raises TypeError only for a non-str key or attributes that are not a mapping.
+        """
         return self.evaluate(flag_key, user_key, attributes).enabled
 
     def evaluate(
