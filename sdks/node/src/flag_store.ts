@@ -218,20 +218,20 @@ export class FlagStore {
 
   /** Writes the slot, user key and the flag's attribute values into the shared buffer. */
   #stage(entry: Entry, userKey: string, attributes: Attributes | null | undefined): void {
-    const words = this.#words;
-    words[HDR_SLOT] = entry.slot;
     const user = typeof userKey === 'string' ? userKey : String(userKey);
     let end = this.#write(user, DATA_OFFSET);
-    words[HDR_USER_LEN] = end - DATA_OFFSET;
+    // Read #words after each write: a write may have moved everything to a larger buffer.
+    this.#words[HDR_SLOT] = entry.slot;
+    this.#words[HDR_USER_LEN] = end - DATA_OFFSET;
     const names = entry.names;
     for (let i = 0; i < names.length; i++) {
       const text = attributes == null ? undefined : attributeText(attributes[names[i]]);
       if (text === undefined) {
-        words[HDR_VALUE_LENS + i] = ABSENT;
+        this.#words[HDR_VALUE_LENS + i] = ABSENT;
       } else {
         const start = end;
         end = this.#write(text, start);
-        words[HDR_VALUE_LENS + i] = end - start;
+        this.#words[HDR_VALUE_LENS + i] = end - start;
       }
     }
   }
