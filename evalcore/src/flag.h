@@ -1,0 +1,70 @@
+/*
+ * flag.h — the in-memory form of a flag: built value by value, then finalised into an immutable
+ * record that the store shares with readers.
+ *
+ * Private to the core.
+ */
+#ifndef SK_FLAG_H
+#define SK_FLAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "murmur3.h"
+#include "sidekick.h"
+
+/* A borrowed view of bytes owned by the record that holds it. */
+typedef struct sk_slice {
+  const char *ptr;
+  size_t len;
+} sk_slice;
+
+typedef struct sk_rule {
+  char *attribute;
+  size_t attribute_len;
+  int32_t op;
+  /* While building: every value back to back in `bytes`, value i ending at ends[i]. */
+  char *bytes;
+  size_t bytes_len;
+  size_t bytes_cap;
+  size_t *ends;
+  size_t value_count;
+  size_t values_cap;
+  /* After finalising: one slice per value (sorted by length, then bytes, for Equals and
+   * NotEquals so that a lookup is a binary search); `ends` is gone. */
+  sk_slice *values;
+} sk_rule;
+
+struct sk_flag {
+  char *key;
+  size_t key_len;
+  bool enabled;
+  bool tombstone; /* a remembered versioned delete: holds only key and version */
+  int32_t rollout;
+  uint64_t version;
+  sk_rule *rules;
+  size_t rule_count;
+  size_t rules_cap;
+  /* Set when finalised. */
+  uint32_t key_hash;             /* the store's table hash of key */
+  sk_murmur3_state rollout_seed; /* murmur3 state after hashing key ":" */
+};
+
+/* Whether key_len bytes at key form a valid flag key. */
+bool sk_key_is_valid(const char *key, size_t key_len);
+
+/* The hash the store's table uses for a key. */
+uint32_t sk_key_hash(const char *key, size_t key_len);
+
+/* Makes a tombstone record for key (already validated). Returns NULL when out of memory. */
+sk_flag *sk_tombstone_new(const char *key, size_t key_len, uint64_t version);
+
+/* Turns a built flag into its read-only evaluation form. Returns SK_OK or SK_ERR_NOMEM; on
+ * failure the flag is still a valid built flag that sk_flag_free releases. */
+int32_t sk_flag_finalise(sk_flag *flag);
+
+/* Whether a finalised rule matches the attributes (the first one with the rule's name counts). */
+bool sk_rule_matches(const sk_rule *rule, const sk_attribute *attributes, size_t attribute_count);
+
+#endif /* SK_FLAG_H */

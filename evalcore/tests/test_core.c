@@ -1,0 +1,813 @@
+/*
+ * test_core.c — single-threaded tests of the whole public API in sidekick.h.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "harness.h"
+#include "sidekick.h"
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static sk_attribute attr(const char *name, const char *value) {
+  sk_attribute a = {name, strlen(name), value, strlen(value)};
+  return a;
+}
+
+static sk_flag *new_flag(const char *key, bool enabled, int32_t rollout, uint64_t version) {
+  sk_flag *flag = NULL;
+  CHECK_EQ(sk_flag_new(S(key), enabled, rollout, version, &flag), SK_OK);
+  return flag;
+}
+
+/* Adds a rule and its values (a NULL-terminated list). */
+static void add_rule(sk_flag *flag, const char *attribute, int32_t op, const char *const *values) {
+  CHECK_EQ(sk_flag_add_rule(flag, S(attribute), op), SK_OK);
+  for (; values != NULL && *values != NULL; values++) {
+    CHECK_EQ(sk_flag_add_value(flag, S(*values)), SK_OK);
+  }
+}
+
+static sk_evaluation evaluate(const sk_store *store, const char *flag, const char *user,
+                              const sk_attribute *attributes, size_t count) {
+  sk_evaluation out;
+  memset(&out, 0x55, sizeof out);
+  CHECK_EQ(sk_store_evaluate(store, S(flag), S(user), attributes, count, &out), SK_OK);
+  CHECK_EQ(sk_store_is_enabled(store, S(flag), S(user), attributes, count), out.enabled);
+  return out;
+}
+
+/* Stores a one-rule flag (enabled, rollout 0 so only the rule can turn it on) and returns whether
+ * the rule matched the attribute given. */
+static bool rule_matches(int32_t op, const char *const *values, const char *name,
+                         const char *value) {
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  sk_flag *flag = new_flag("f", true, 0, 1);
+  add_rule(flag, "attr", op, values);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+  sk_attribute a = attr(name, value);
+  const sk_evaluation e = evaluate(store, "f", "u", &a, 1);
+  CHECK(e.reason == (e.enabled ? SK_REASON_RULE_MATCH : SK_REASON_ROLLOUT));
+  sk_store_free(store);
+  return e.enabled == 1;
+}
+
+/* An independent, deliberately plain MurmurHash3 x86_32 to check the optimised one against. */
+static uint32_t reference_murmur3(const unsigned char *data, size_t len, uint32_t seed) {
+  const uint32_t c1 = 0xcc9e2d51u;
+  const uint32_t c2 = 0x1b873593u;
+  uint32_t h = seed;
+  size_t i = 0;
+  for (; i + 4 <= len; i += 4) {
+    uint32_t k = (uint32_t)data[i] | (uint32_t)data[i + 1] << 8 | (uint32_t)data[i + 2] << 16 |
+                 (uint32_t)data[i + 3] << 24;
+    k *= c1;
+    k = (k << 15) | (k >> 17);
+    k *= c2;
+    h ^= k;
+    h = (h << 13) | (h >> 19);
+    h = h * 5 + 0xe6546b64u;
+  }
+  uint32_t k = 0;
+  for (size_t shift = 0; i < len; i++, shift += 8) {
+    k |= (uint32_t)data[i] << shift;
+  }
+  if (len % 4 != 0) {
+    k *= c1;
+    k = (k << 15) | (k >> 17);
+    k *= c2;
+    h ^= k;
+  }
+  h ^= (uint32_t)len;
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+/* ---- versions and names ------------------------------------------------------------------ */
+
+static void test_abi_version_and_names(void) {
+  CHECK_EQ(sk_abi_version(), SK_ABI_VERSION);
+  CHECK(strcmp(sk_status_name(SK_OK), "SK_OK") == 0);
+  CHECK(strcmp(sk_status_name(SK_IGNORED_STALE), "SK_IGNORED_STALE") == 0);
+  CHECK(strcmp(sk_status_name(SK_ERR_NOMEM), "SK_ERR_NOMEM") == 0);
+  CHECK(strcmp(sk_status_name(SK_ERR_INVALID_ARGUMENT), "SK_ERR_INVALID_ARGUMENT") == 0);
+  CHECK(strcmp(sk_status_name(SK_ERR_BAD_KEY), "SK_ERR_BAD_KEY") == 0);
+  CHECK(strcmp(sk_status_name(SK_ERR_BAD_ROLLOUT), "SK_ERR_BAD_ROLLOUT") == 0);
+  CHECK(strcmp(sk_status_name(SK_ERR_BAD_OPERATOR), "SK_ERR_BAD_OPERATOR") == 0);
+  CHECK(strcmp(sk_status_name(SK_ERR_BAD_ATTRIBUTE), "SK_ERR_BAD_ATTRIBUTE") == 0);
+  CHECK(strcmp(sk_status_name(SK_ERR_TOO_MANY_RULES), "SK_ERR_TOO_MANY_RULES") == 0);
+  CHECK(strcmp(sk_status_name(SK_ERR_TOO_MANY_VALUES), "SK_ERR_TOO_MANY_VALUES") == 0);
+  CHECK(strcmp(sk_status_name(SK_ERR_NO_RULE), "SK_ERR_NO_RULE") == 0);
+  CHECK(strcmp(sk_status_name(SK_ERR_NOT_FOUND), "SK_ERR_NOT_FOUND") == 0);
+  CHECK(strcmp(sk_status_name(2), "SK_UNKNOWN") == 0);
+  CHECK(strcmp(sk_status_name(-11), "SK_UNKNOWN") == 0);
+  CHECK(strcmp(sk_reason_name(SK_REASON_FLAG_NOT_FOUND), "FLAG_NOT_FOUND") == 0);
+  CHECK(strcmp(sk_reason_name(SK_REASON_OFF), "OFF") == 0);
+  CHECK(strcmp(sk_reason_name(SK_REASON_RULE_MATCH), "RULE_MATCH") == 0);
+  CHECK(strcmp(sk_reason_name(SK_REASON_ROLLOUT), "ROLLOUT") == 0);
+  CHECK(strcmp(sk_reason_name(4), "UNKNOWN") == 0);
+  CHECK(strcmp(sk_reason_name(-1), "UNKNOWN") == 0);
+}
+
+static void test_operator_parse(void) {
+  CHECK_EQ(sk_operator_parse(S("Equals")), SK_OP_EQUALS);
+  CHECK_EQ(sk_operator_parse(S("NotEquals")), SK_OP_NOT_EQUALS);
+  CHECK_EQ(sk_operator_parse(S("Contains")), SK_OP_CONTAINS);
+  CHECK_EQ(sk_operator_parse(S("StartsWith")), SK_OP_STARTS_WITH);
+  CHECK_EQ(sk_operator_parse(S("EndsWith")), SK_OP_ENDS_WITH);
+  CHECK_EQ(sk_operator_parse(S("equals")), -1);
+  CHECK_EQ(sk_operator_parse(S("Equal")), -1);
+  CHECK_EQ(sk_operator_parse(S("Equalss")), -1);
+  CHECK_EQ(sk_operator_parse(S("")), -1);
+  CHECK_EQ(sk_operator_parse(NULL, 0), -1);
+  CHECK_EQ(sk_operator_parse(NULL, 6), -1);
+  /* Only the given bytes count: a longer buffer with the name as its prefix is that name. */
+  CHECK_EQ(sk_operator_parse("EndsWithXYZ", 8), SK_OP_ENDS_WITH);
+}
+
+/* ---- hashing ------------------------------------------------------------------------------- */
+
+static void test_murmur_published_values(void) {
+  CHECK_EQ(sk_murmur3_32(NULL, 0, 0), 0u);
+  CHECK_EQ(sk_murmur3_32("", 0, 0), 0u);
+  CHECK_EQ(sk_murmur3_32("", 0, 1), 0x514E28B7u);
+  CHECK_EQ(sk_murmur3_32(S("hello"), 0), 0x248BFA47u);
+  CHECK_EQ(sk_murmur3_32(S("Hello, world!"), 1234), 0xFAF6CDB3u);
+  CHECK_EQ(sk_murmur3_32(S("a"), 0), 0x3C2569B2u);
+  CHECK_EQ(sk_murmur3_32(S("ab"), 0), 0x9BBFD75Fu);
+  CHECK_EQ(sk_murmur3_32(S("abc"), 0), 0xB3DD93FAu);
+  CHECK_EQ(sk_murmur3_32(S("abcd"), 0), 0x43ED676Au);
+  CHECK_EQ(sk_murmur3_32(S("abcde"), 0), 0xE89B9AF6u);
+  CHECK_EQ(sk_murmur3_32("\xff\xfe\xfd", 3, 7), 0xA2F1E08Eu);
+  CHECK_EQ(sk_murmur3_32("\xff\xff\xff\xff", 4, 0), 0x76293B50u);
+  CHECK_EQ(sk_murmur3_32(S("\xc3\xa9\xf0\x9f\x98\x80"), 0), 0xDBA66B08u); /* "é😀" */
+  CHECK_EQ(sk_murmur3_32(S("dark_mode:user-42"), 0), 0x754CC92Du);
+}
+
+static void test_murmur_every_tail_length_and_alignment(void) {
+  unsigned char buffer[80];
+  uint32_t x = 2463534242u;
+  for (size_t i = 0; i < sizeof buffer; i++) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    buffer[i] = (unsigned char)x;
+  }
+  const uint32_t seeds[] = {0, 1, 0x9747b28cu, 0xffffffffu};
+  for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++) {
+    for (size_t offset = 0; offset < 4; offset++) { /* misaligned starts too */
+      for (size_t len = 0; len + offset <= 72; len++) {
+        CHECK_EQ(sk_murmur3_32(buffer + offset, len, seeds[s]),
+                 reference_murmur3(buffer + offset, len, seeds[s]));
+      }
+    }
+  }
+}
+
+static void test_bucket_is_hash_of_concatenation(void) {
+  const char *flags[] = {"f", "ab", "abc", "dark_mode", "new-checkout.v2", "k123"};
+  const char *users[] = {"",      "u",        "user-42", "\xc3\xa9\xf0\x9f\x98\x80",
+                         "12345", "a:b:c:d:", "x y z"};
+  char joined[256];
+  for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
+    for (size_t u = 0; u < sizeof users / sizeof users[0]; u++) {
+      const int n = snprintf(joined, sizeof joined, "%s:%s", flags[f], users[u]);
+      CHECK_EQ(sk_bucket(S(flags[f]), S(users[u])), sk_murmur3_32(joined, (size_t)n, 0) % 100);
+    }
+  }
+  CHECK_EQ(sk_bucket(S("dark_mode"), S("user-42")), 0x754CC92Du % 100);
+  CHECK_EQ(sk_bucket(NULL, 0, NULL, 0), sk_murmur3_32(":", 1, 0) % 100);
+}
+
+/* ---- building flags -------------------------------------------------------------------------- */
+
+static void test_flag_new_validates_key(void) {
+  sk_flag *flag = (sk_flag *)&flag; /* any non-NULL value, to see it reset to NULL */
+  CHECK_EQ(sk_flag_new(S(""), true, -1, 0, &flag), SK_ERR_BAD_KEY);
+  CHECK(flag == NULL);
+  CHECK_EQ(sk_flag_new(NULL, 0, true, -1, 0, &flag), SK_ERR_BAD_KEY);
+  CHECK_EQ(sk_flag_new(NULL, 3, true, -1, 0, &flag), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_flag_new(S("ok"), true, -1, 0, NULL), SK_ERR_INVALID_ARGUMENT);
+
+  const char *bad[] = {"_lead",       "-lead", ".lead",  "has space", "sl/ash",
+                       "caf\xc3\xa9", "tab\t", "colon:", "plus+",     "at@"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    CHECK_EQ(sk_flag_new(S(bad[i]), true, -1, 0, &flag), SK_ERR_BAD_KEY);
+  }
+  /* An embedded NUL is just an invalid byte: lengths, not terminators, define strings. */
+  CHECK_EQ(sk_flag_new("nul\0x", 5, true, -1, 0, &flag), SK_ERR_BAD_KEY);
+
+  const char *good[] = {"a", "Z", "0", "9lives", "dark_mode", "a-b.c_d", "ABC.xyz-09_"};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    CHECK_EQ(sk_flag_new(S(good[i]), true, -1, 0, &flag), SK_OK);
+    CHECK(flag != NULL);
+    sk_flag_free(flag);
+  }
+
+  char longest[SK_MAX_KEY_BYTES + 1];
+  memset(longest, 'k', sizeof longest);
+  CHECK_EQ(sk_flag_new(longest, SK_MAX_KEY_BYTES, true, -1, 0, &flag), SK_OK);
+  sk_flag_free(flag);
+  CHECK_EQ(sk_flag_new(longest, SK_MAX_KEY_BYTES + 1, true, -1, 0, &flag), SK_ERR_BAD_KEY);
+  CHECK(flag == NULL);
+}
+
+static void test_flag_new_validates_rollout(void) {
+  sk_flag *flag = NULL;
+  const int32_t bad[] = {-2, 101, INT32_MIN, INT32_MAX};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    CHECK_EQ(sk_flag_new(S("f"), true, bad[i], 0, &flag), SK_ERR_BAD_ROLLOUT);
+    CHECK(flag == NULL);
+  }
+  const int32_t good[] = {-1, 0, 1, 50, 99, 100};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    CHECK_EQ(sk_flag_new(S("f"), false, good[i], UINT64_MAX, &flag), SK_OK);
+    sk_flag_free(flag);
+  }
+  /* The key is checked before the rollout. */
+  CHECK_EQ(sk_flag_new(S(""), true, 500, 0, &flag), SK_ERR_BAD_KEY);
+}
+
+static void test_flag_add_rule_errors(void) {
+  CHECK_EQ(sk_flag_add_rule(NULL, S("email"), SK_OP_EQUALS), SK_ERR_INVALID_ARGUMENT);
+  sk_flag *flag = new_flag("f", true, 0, 0);
+  CHECK_EQ(sk_flag_add_rule(flag, NULL, 5, SK_OP_EQUALS), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_flag_add_rule(flag, NULL, 0, SK_OP_EQUALS), SK_ERR_BAD_ATTRIBUTE);
+  CHECK_EQ(sk_flag_add_rule(flag, S(""), SK_OP_EQUALS), SK_ERR_BAD_ATTRIBUTE);
+  CHECK_EQ(sk_flag_add_rule(flag, S("plan"), -1), SK_ERR_BAD_OPERATOR);
+  CHECK_EQ(sk_flag_add_rule(flag, S("plan"), 5), SK_ERR_BAD_OPERATOR);
+  for (int i = 0; i < SK_MAX_RULES; i++) {
+    CHECK_EQ(sk_flag_add_rule(flag, S("plan"), SK_OP_EQUALS), SK_OK);
+  }
+  CHECK_EQ(sk_flag_add_rule(flag, S("plan"), SK_OP_EQUALS), SK_ERR_TOO_MANY_RULES);
+  /* The failed calls added nothing: the last rule (index 99) still receives values. */
+  CHECK_EQ(sk_flag_add_value(flag, S("pro")), SK_OK);
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+  sk_attribute a = attr("plan", "pro");
+  const sk_evaluation e = evaluate(store, "f", "u", &a, 1);
+  CHECK_EQ(e.reason, SK_REASON_RULE_MATCH);
+  CHECK_EQ(e.rule_index, SK_MAX_RULES - 1);
+  sk_store_free(store);
+}
+
+static void test_flag_add_value_errors(void) {
+  CHECK_EQ(sk_flag_add_value(NULL, S("x")), SK_ERR_INVALID_ARGUMENT);
+  sk_flag *flag = new_flag("f", true, 0, 0);
+  CHECK_EQ(sk_flag_add_value(flag, S("x")), SK_ERR_NO_RULE);
+  CHECK_EQ(sk_flag_add_rule(flag, S("plan"), SK_OP_EQUALS), SK_OK);
+  CHECK_EQ(sk_flag_add_value(flag, NULL, 1), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_flag_add_value(flag, NULL, 0), SK_OK); /* the empty string */
+  char value[8];
+  for (int i = 1; i < SK_MAX_VALUES_PER_RULE; i++) {
+    const int n = snprintf(value, sizeof value, "v%d", i);
+    CHECK_EQ(sk_flag_add_value(flag, value, (size_t)n), SK_OK);
+  }
+  CHECK_EQ(sk_flag_add_value(flag, S("one-too-many")), SK_ERR_TOO_MANY_VALUES);
+  /* A new rule starts its own count. */
+  CHECK_EQ(sk_flag_add_rule(flag, S("country"), SK_OP_EQUALS), SK_OK);
+  CHECK_EQ(sk_flag_add_value(flag, S("one-too-many")), SK_OK);
+
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+  sk_attribute rejected = attr("plan", "one-too-many");
+  CHECK_EQ(evaluate(store, "f", "u", &rejected, 1).enabled, 0);
+  sk_attribute accepted = attr("country", "one-too-many");
+  CHECK_EQ(evaluate(store, "f", "u", &accepted, 1).rule_index, 1);
+  sk_attribute empty = attr("plan", "");
+  CHECK_EQ(evaluate(store, "f", "u", &empty, 1).rule_index, 0);
+  sk_store_free(store);
+}
+
+static void test_flag_free_null_and_unused(void) {
+  sk_flag_free(NULL);
+  sk_flag *flag = new_flag("f", true, 50, 3);
+  const char *values[] = {"a", "b", NULL};
+  add_rule(flag, "plan", SK_OP_CONTAINS, values);
+  sk_flag_free(flag); /* never stored: LeakSanitizer proves everything went */
+}
+
+/* ---- operators ----------------------------------------------------------------------------- */
+
+static void test_equals(void) {
+  const char *values[] = {"pro", "team", NULL};
+  CHECK(rule_matches(SK_OP_EQUALS, values, "attr", "pro"));
+  CHECK(rule_matches(SK_OP_EQUALS, values, "attr", "team"));
+  CHECK(!rule_matches(SK_OP_EQUALS, values, "attr", "Pro"));
+  CHECK(!rule_matches(SK_OP_EQUALS, values, "attr", "pro "));
+  CHECK(!rule_matches(SK_OP_EQUALS, values, "attr", "pr"));
+  CHECK(!rule_matches(SK_OP_EQUALS, values, "attr", ""));
+  const char *none[] = {NULL};
+  CHECK(!rule_matches(SK_OP_EQUALS, none, "attr", ""));
+  CHECK(!rule_matches(SK_OP_EQUALS, none, "attr", "pro"));
+  const char *empty[] = {"", NULL};
+  CHECK(rule_matches(SK_OP_EQUALS, empty, "attr", ""));
+  CHECK(!rule_matches(SK_OP_EQUALS, empty, "attr", "x"));
+}
+
+static void test_not_equals(void) {
+  const char *values[] = {"free", "trial", NULL};
+  CHECK(rule_matches(SK_OP_NOT_EQUALS, values, "attr", "pro"));
+  CHECK(rule_matches(SK_OP_NOT_EQUALS, values, "attr", ""));
+  CHECK(rule_matches(SK_OP_NOT_EQUALS, values, "attr", "Free"));
+  CHECK(!rule_matches(SK_OP_NOT_EQUALS, values, "attr", "free"));
+  CHECK(!rule_matches(SK_OP_NOT_EQUALS, values, "attr", "trial"));
+  /* Equal to none of zero values: every present attribute matches... */
+  const char *none[] = {NULL};
+  CHECK(rule_matches(SK_OP_NOT_EQUALS, none, "attr", "anything"));
+  CHECK(rule_matches(SK_OP_NOT_EQUALS, none, "attr", ""));
+  /* ...but a missing one never does. */
+  CHECK(!rule_matches(SK_OP_NOT_EQUALS, none, "other", "anything"));
+  CHECK(!rule_matches(SK_OP_NOT_EQUALS, values, "other", "pro"));
+  const char *empty[] = {"", NULL};
+  CHECK(!rule_matches(SK_OP_NOT_EQUALS, empty, "attr", ""));
+  CHECK(rule_matches(SK_OP_NOT_EQUALS, empty, "attr", "x"));
+}
+
+static void test_contains(void) {
+  const char *values[] = {"acme", "beta", NULL};
+  CHECK(rule_matches(SK_OP_CONTAINS, values, "attr", "acme"));
+  CHECK(rule_matches(SK_OP_CONTAINS, values, "attr", "x@acme.com"));
+  CHECK(rule_matches(SK_OP_CONTAINS, values, "attr", "prefix-beta"));
+  CHECK(rule_matches(SK_OP_CONTAINS, values, "attr", "aacmeacme"));
+  CHECK(!rule_matches(SK_OP_CONTAINS, values, "attr", "acm"));
+  CHECK(!rule_matches(SK_OP_CONTAINS, values, "attr", "ACME"));
+  CHECK(!rule_matches(SK_OP_CONTAINS, values, "attr", "a c m e"));
+  CHECK(!rule_matches(SK_OP_CONTAINS, values, "attr", ""));
+  const char *repeats[] = {"aab", NULL}; /* a false start right before the real match */
+  CHECK(rule_matches(SK_OP_CONTAINS, repeats, "attr", "aaab"));
+  CHECK(!rule_matches(SK_OP_CONTAINS, repeats, "attr", "ababab"));
+  const char *none[] = {NULL};
+  CHECK(!rule_matches(SK_OP_CONTAINS, none, "attr", "x"));
+  const char *empty[] = {"", NULL};
+  CHECK(rule_matches(SK_OP_CONTAINS, empty, "attr", ""));
+  CHECK(rule_matches(SK_OP_CONTAINS, empty, "attr", "anything"));
+}
+
+static void test_starts_with(void) {
+  const char *values[] = {"admin-", "ops", NULL};
+  CHECK(rule_matches(SK_OP_STARTS_WITH, values, "attr", "admin-1"));
+  CHECK(rule_matches(SK_OP_STARTS_WITH, values, "attr", "admin-"));
+  CHECK(rule_matches(SK_OP_STARTS_WITH, values, "attr", "ops"));
+  CHECK(!rule_matches(SK_OP_STARTS_WITH, values, "attr", "xadmin-1"));
+  CHECK(!rule_matches(SK_OP_STARTS_WITH, values, "attr", "admin"));
+  CHECK(!rule_matches(SK_OP_STARTS_WITH, values, "attr", ""));
+  const char *empty[] = {"", NULL};
+  CHECK(rule_matches(SK_OP_STARTS_WITH, empty, "attr", ""));
+  CHECK(rule_matches(SK_OP_STARTS_WITH, empty, "attr", "x"));
+  const char *none[] = {NULL};
+  CHECK(!rule_matches(SK_OP_STARTS_WITH, none, "attr", "x"));
+}
+
+static void test_ends_with(void) {
+  const char *values[] = {"@acme.com", "@acme.org", NULL};
+  CHECK(rule_matches(SK_OP_ENDS_WITH, values, "attr", "jane@acme.com"));
+  CHECK(rule_matches(SK_OP_ENDS_WITH, values, "attr", "@acme.org"));
+  CHECK(!rule_matches(SK_OP_ENDS_WITH, values, "attr", "jane@acme.com.evil"));
+  CHECK(!rule_matches(SK_OP_ENDS_WITH, values, "attr", "jane@ACME.com"));
+  CHECK(!rule_matches(SK_OP_ENDS_WITH, values, "attr", "acme.com"));
+  CHECK(!rule_matches(SK_OP_ENDS_WITH, values, "attr", ""));
+  const char *empty[] = {"", NULL};
+  CHECK(rule_matches(SK_OP_ENDS_WITH, empty, "attr", ""));
+  const char *none[] = {NULL};
+  CHECK(!rule_matches(SK_OP_ENDS_WITH, none, "attr", "x"));
+}
+
+static void test_unicode_is_compared_as_bytes(void) {
+  const char *composed[] = {"caf\xc3\xa9", NULL}; /* café, U+00E9 */
+  CHECK(rule_matches(SK_OP_EQUALS, composed, "attr", "caf\xc3\xa9"));
+  CHECK(!rule_matches(SK_OP_EQUALS, composed, "attr", "cafe\xcc\x81")); /* e + U+0301 */
+  CHECK(!rule_matches(SK_OP_EQUALS, composed, "attr", "CAF\xc3\x89"));
+  const char *emoji[] = {"\xf0\x9f\x98\x80", NULL};
+  CHECK(rule_matches(SK_OP_CONTAINS, emoji, "attr", "hi \xf0\x9f\x98\x80!"));
+  CHECK(rule_matches(SK_OP_ENDS_WITH, emoji, "attr", "\xf0\x9f\x98\x80"));
+  /* Attribute names are bytes too. */
+  CHECK(rule_matches(SK_OP_EQUALS, composed, "attr", "caf\xc3\xa9"));
+  CHECK(!rule_matches(SK_OP_EQUALS, composed, "Attr", "caf\xc3\xa9"));
+
+  /* Values and attributes may hold NUL bytes. */
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  sk_flag *flag = new_flag("f", true, 0, 1);
+  CHECK_EQ(sk_flag_add_rule(flag, "a\0b", 3, SK_OP_EQUALS), SK_OK);
+  CHECK_EQ(sk_flag_add_value(flag, "x\0y", 3), SK_OK);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+  sk_attribute nul = {"a\0b", 3, "x\0y", 3};
+  CHECK_EQ(evaluate(store, "f", "u", &nul, 1).enabled, 1);
+  sk_attribute short_name = {"a", 1, "x\0y", 3};
+  CHECK_EQ(evaluate(store, "f", "u", &short_name, 1).enabled, 0);
+  sk_attribute short_value = {"a\0b", 3, "x", 1};
+  CHECK_EQ(evaluate(store, "f", "u", &short_value, 1).enabled, 0);
+  sk_store_free(store);
+}
+
+/* ---- evaluation ---------------------------------------------------------------------------- */
+
+static void test_attributes_missing_and_duplicated(void) {
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  sk_flag *flag = new_flag("f", true, 0, 4);
+  const char *pro[] = {"pro", NULL};
+  add_rule(flag, "plan", SK_OP_EQUALS, pro);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+
+  sk_evaluation e = evaluate(store, "f", "u", NULL, 0);
+  CHECK_EQ(e.enabled, 0);
+  CHECK_EQ(e.reason, SK_REASON_ROLLOUT);
+  CHECK_EQ(e.rule_index, -1);
+
+  sk_attribute other[] = {attr("country", "pro"), attr("email", "pro")};
+  CHECK_EQ(evaluate(store, "f", "u", other, 2).enabled, 0);
+
+  sk_attribute first_counts[] = {attr("plan", "free"), attr("plan", "pro")};
+  CHECK_EQ(evaluate(store, "f", "u", first_counts, 2).enabled, 0);
+  sk_attribute first_matches[] = {attr("country", "de"), attr("plan", "pro"), attr("plan", "x")};
+  e = evaluate(store, "f", "u", first_matches, 3);
+  CHECK_EQ(e.enabled, 1);
+  CHECK_EQ(e.reason, SK_REASON_RULE_MATCH);
+  CHECK_EQ(e.rule_index, 0);
+  CHECK_EQ(e.bucket, -1);
+  CHECK_EQ(e.version, 4);
+  sk_store_free(store);
+}
+
+static void test_first_matching_rule_wins(void) {
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  sk_flag *flag = new_flag("f", true, 0, 1);
+  const char *de[] = {"de", NULL};
+  const char *acme[] = {"@acme.com", NULL};
+  const char *any[] = {"", NULL};
+  add_rule(flag, "country", SK_OP_EQUALS, de);
+  add_rule(flag, "email", SK_OP_ENDS_WITH, acme);
+  add_rule(flag, "email", SK_OP_CONTAINS, any);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+
+  sk_attribute both[] = {attr("email", "a@acme.com"), attr("country", "de")};
+  CHECK_EQ(evaluate(store, "f", "u", both, 2).rule_index, 0);
+  sk_attribute email[] = {attr("email", "a@acme.com"), attr("country", "fr")};
+  CHECK_EQ(evaluate(store, "f", "u", email, 2).rule_index, 1);
+  sk_attribute other[] = {attr("email", "a@b.c")};
+  CHECK_EQ(evaluate(store, "f", "u", other, 1).rule_index, 2);
+  sk_store_free(store);
+}
+
+static void test_kill_switch_beats_rules(void) {
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  sk_flag *flag = new_flag("f", false, 100, 9);
+  const char *pro[] = {"pro", NULL};
+  add_rule(flag, "plan", SK_OP_EQUALS, pro);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+  sk_attribute a = attr("plan", "pro");
+  const sk_evaluation e = evaluate(store, "f", "u", &a, 1);
+  CHECK_EQ(e.enabled, 0);
+  CHECK_EQ(e.reason, SK_REASON_OFF);
+  CHECK_EQ(e.rule_index, -1);
+  CHECK_EQ(e.bucket, -1);
+  CHECK_EQ(e.version, 9);
+  sk_store_free(store);
+}
+
+static void test_rollout_percentages(void) {
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  const struct {
+    const char *key;
+    int32_t rollout;
+  } flags[] = {{"null", -1}, {"zero", 0}, {"one", 1}, {"half", 50}, {"most", 99}, {"all", 100}};
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+    CHECK_EQ(sk_store_upsert(store, new_flag(flags[i].key, true, flags[i].rollout, 2)), SK_OK);
+  }
+  int enabled_half = 0;
+  int enabled_one = 0;
+  int enabled_most = 0;
+  char user[32];
+  for (int n = 0; n < 2000; n++) {
+    const int len = snprintf(user, sizeof user, "user-%d", n);
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+      const sk_evaluation e = evaluate(store, flags[i].key, user, NULL, 0);
+      CHECK_EQ(e.reason, SK_REASON_ROLLOUT);
+      CHECK_EQ(e.version, 2);
+      CHECK_EQ(e.rule_index, -1);
+      const int32_t r = flags[i].rollout;
+      if (r == -1 || r == 100) {
+        CHECK_EQ(e.enabled, 1);
+        CHECK_EQ(e.bucket, -1);
+      } else if (r == 0) {
+        CHECK_EQ(e.enabled, 0);
+        CHECK_EQ(e.bucket, -1);
+      } else {
+        const uint32_t bucket = sk_bucket(S(flags[i].key), user, (size_t)len);
+        CHECK_EQ(e.bucket, bucket);
+        CHECK_EQ(e.enabled, bucket < (uint32_t)r);
+        enabled_one += r == 1 && e.enabled;
+        enabled_half += r == 50 && e.enabled;
+        enabled_most += r == 99 && e.enabled;
+      }
+    }
+  }
+  /* The hash spreads users: loose bounds that a broken bucket would miss by far. */
+  CHECK(enabled_one > 0 && enabled_one < 80);
+  CHECK(enabled_half > 850 && enabled_half < 1150);
+  CHECK(enabled_most > 1900 && enabled_most < 2000);
+  /* An empty user key is a user like any other. */
+  const sk_evaluation e = evaluate(store, "half", "", NULL, 0);
+  CHECK_EQ(e.bucket, sk_bucket(S("half"), NULL, 0));
+  sk_store_free(store);
+}
+
+static void test_rule_before_rollout_at_zero(void) {
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  sk_flag *flag = new_flag("beta", true, 0, 1);
+  const char *acme[] = {"@acme.com", NULL};
+  add_rule(flag, "email", SK_OP_ENDS_WITH, acme);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+  sk_attribute staff = attr("email", "jane@acme.com");
+  sk_evaluation e = evaluate(store, "beta", "jane", &staff, 1);
+  CHECK_EQ(e.enabled, 1);
+  CHECK_EQ(e.reason, SK_REASON_RULE_MATCH);
+  CHECK_EQ(e.rule_index, 0);
+  sk_attribute outsider = attr("email", "joe@example.com");
+  e = evaluate(store, "beta", "joe", &outsider, 1);
+  CHECK_EQ(e.enabled, 0);
+  CHECK_EQ(e.reason, SK_REASON_ROLLOUT);
+  CHECK_EQ(e.bucket, -1);
+  sk_store_free(store);
+}
+
+static void test_large_value_lists(void) {
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  sk_flag *flag = new_flag("big", true, 0, 1);
+  CHECK_EQ(sk_flag_add_rule(flag, S("user"), SK_OP_EQUALS), SK_OK);
+  char value[32];
+  /* Inserted in descending order so the sort has real work to do. */
+  for (int i = SK_MAX_VALUES_PER_RULE - 1; i >= 0; i--) {
+    const int n = snprintf(value, sizeof value, "user-%d", i * 7);
+    CHECK_EQ(sk_flag_add_value(flag, value, (size_t)n), SK_OK);
+  }
+  CHECK_EQ(sk_flag_add_rule(flag, S("team"), SK_OP_NOT_EQUALS), SK_OK);
+  for (int i = 0; i < SK_MAX_VALUES_PER_RULE; i++) {
+    const int n = snprintf(value, sizeof value, "team-%d", i);
+    CHECK_EQ(sk_flag_add_value(flag, value, (size_t)n), SK_OK);
+  }
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+
+  for (int i = 0; i < SK_MAX_VALUES_PER_RULE * 7; i++) {
+    const int n = snprintf(value, sizeof value, "user-%d", i);
+    sk_attribute a = {"user", 4, value, (size_t)n};
+    CHECK_EQ(sk_store_is_enabled(store, S("big"), S("u"), &a, 1), i % 7 == 0);
+  }
+  sk_attribute inside = attr("team", "team-9999");
+  CHECK_EQ(evaluate(store, "big", "u", &inside, 1).enabled, 0);
+  sk_attribute outside = attr("team", "team-10000");
+  sk_evaluation e = evaluate(store, "big", "u", &outside, 1);
+  CHECK_EQ(e.enabled, 1);
+  CHECK_EQ(e.rule_index, 1);
+  sk_store_free(store);
+}
+
+static void test_evaluate_argument_errors(void) {
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  CHECK_EQ(sk_store_upsert(store, new_flag("on", true, -1, 1)), SK_OK);
+  sk_evaluation e;
+  memset(&e, 0x55, sizeof e);
+  CHECK_EQ(sk_store_evaluate(NULL, S("on"), S("u"), NULL, 0, &e), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(e.reason, SK_REASON_FLAG_NOT_FOUND);
+  CHECK_EQ(e.enabled, 0);
+  CHECK_EQ(e.version, 0);
+  CHECK_EQ(e.rule_index, -1);
+  CHECK_EQ(e.bucket, -1);
+  CHECK_EQ(sk_store_evaluate(store, S("on"), S("u"), NULL, 0, NULL), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_store_evaluate(store, NULL, 2, S("u"), NULL, 0, &e), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_store_evaluate(store, S("on"), NULL, 1, NULL, 0, &e), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_store_evaluate(store, S("on"), S("u"), NULL, 1, &e), SK_ERR_INVALID_ARGUMENT);
+  sk_attribute bad_name = {NULL, 1, "v", 1};
+  CHECK_EQ(sk_store_evaluate(store, S("on"), S("u"), &bad_name, 1, &e), SK_ERR_INVALID_ARGUMENT);
+  sk_attribute bad_value = {"n", 1, NULL, 1};
+  CHECK_EQ(sk_store_evaluate(store, S("on"), S("u"), &bad_value, 1, &e), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(e.reason, SK_REASON_FLAG_NOT_FOUND);
+
+  CHECK_EQ(sk_store_is_enabled(NULL, S("on"), S("u"), NULL, 0), 0);
+  CHECK_EQ(sk_store_is_enabled(store, NULL, 2, S("u"), NULL, 0), 0);
+  CHECK_EQ(sk_store_is_enabled(store, S("on"), NULL, 1, NULL, 0), 0);
+  CHECK_EQ(sk_store_is_enabled(store, S("on"), S("u"), NULL, 1), 0);
+  CHECK_EQ(sk_store_is_enabled(store, S("on"), S("u"), &bad_name, 1), 0);
+  CHECK_EQ(sk_store_is_enabled(store, S("on"), S("u"), &bad_value, 1), 0);
+
+  /* NULL with length 0 is fine everywhere; empty names and values are ordinary. */
+  CHECK_EQ(sk_store_is_enabled(store, S("on"), NULL, 0, NULL, 0), 1);
+  sk_attribute empty = {NULL, 0, NULL, 0};
+  CHECK_EQ(sk_store_is_enabled(store, S("on"), NULL, 0, &empty, 1), 1);
+  CHECK_EQ(sk_store_evaluate(store, NULL, 0, NULL, 0, NULL, 0, &e), SK_OK);
+  CHECK_EQ(e.reason, SK_REASON_FLAG_NOT_FOUND);
+
+  e = evaluate(store, "missing", "u", NULL, 0);
+  CHECK_EQ(e.reason, SK_REASON_FLAG_NOT_FOUND);
+  CHECK_EQ(e.enabled, 0);
+  CHECK_EQ(e.version, 0);
+  CHECK_EQ(e.rule_index, -1);
+  CHECK_EQ(e.bucket, -1);
+  /* Lookups use exact bytes: no trimming, no case folding, no prefix matches. */
+  CHECK_EQ(evaluate(store, "On", "u", NULL, 0).reason, SK_REASON_FLAG_NOT_FOUND);
+  CHECK_EQ(sk_store_is_enabled(store, "onx", 2, S("u"), NULL, 0), 1);
+  CHECK_EQ(sk_store_is_enabled(store, "onx", 3, S("u"), NULL, 0), 0);
+  sk_store_free(store);
+}
+
+/* ---- the store ------------------------------------------------------------------------------ */
+
+static void test_store_new_free_and_null_handles(void) {
+  CHECK(sk_store_new(2) == NULL);
+  CHECK(sk_store_new(-1) == NULL);
+  sk_store *single = sk_store_new(SK_STORE_SINGLE_THREADED);
+  sk_store *concurrent = sk_store_new(SK_STORE_CONCURRENT);
+  CHECK(single != NULL && concurrent != NULL);
+  CHECK_EQ(sk_store_count(single), 0);
+  CHECK_EQ(sk_store_version(single, S("x")), 0);
+  sk_store_free(single);
+  sk_store_free(concurrent);
+  sk_store_free(NULL);
+  sk_store_clear(NULL);
+  CHECK_EQ(sk_store_count(NULL), 0);
+  CHECK_EQ(sk_store_version(NULL, S("x")), 0);
+  CHECK_EQ(sk_store_remove(NULL, S("x"), 0), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_store_upsert(NULL, NULL), SK_ERR_INVALID_ARGUMENT);
+  /* The store takes the flag even when it cannot use it: LeakSanitizer checks it was freed. */
+  CHECK_EQ(sk_store_upsert(NULL, new_flag("orphan", true, -1, 1)), SK_ERR_INVALID_ARGUMENT);
+
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  CHECK_EQ(sk_store_upsert(store, NULL), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_store_remove(store, NULL, 1, 0), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_store_remove(store, NULL, 0, 0), SK_ERR_NOT_FOUND);
+  CHECK_EQ(sk_store_version(store, NULL, 1), 0);
+  CHECK_EQ(sk_store_version(store, NULL, 0), 0);
+  sk_store_free(store);
+}
+
+static void test_upsert_is_version_aware(void) {
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  CHECK_EQ(sk_store_upsert(store, new_flag("f", true, -1, 5)), SK_OK);
+  CHECK_EQ(sk_store_version(store, S("f")), 5);
+  CHECK_EQ(sk_store_upsert(store, new_flag("f", false, -1, 5)), SK_IGNORED_STALE);
+  CHECK_EQ(sk_store_upsert(store, new_flag("f", false, -1, 4)), SK_IGNORED_STALE);
+  CHECK_EQ(evaluate(store, "f", "u", NULL, 0).enabled, 1); /* the stale writes changed nothing */
+  CHECK_EQ(sk_store_upsert(store, new_flag("f", false, -1, 6)), SK_OK);
+  sk_evaluation e = evaluate(store, "f", "u", NULL, 0);
+  CHECK_EQ(e.reason, SK_REASON_OFF);
+  CHECK_EQ(e.version, 6);
+  /* An unversioned write always applies, and anything versioned applies over it. */
+  CHECK_EQ(sk_store_upsert(store, new_flag("f", true, -1, 0)), SK_OK);
+  CHECK_EQ(sk_store_version(store, S("f")), 0);
+  CHECK_EQ(sk_store_upsert(store, new_flag("f", true, -1, 0)), SK_OK);
+  CHECK_EQ(sk_store_upsert(store, new_flag("f", false, -1, 1)), SK_OK);
+  CHECK_EQ(sk_store_version(store, S("f")), 1);
+  CHECK_EQ(sk_store_upsert(store, new_flag("f", true, -1, UINT64_MAX)), SK_OK);
+  CHECK_EQ(sk_store_upsert(store, new_flag("f", true, -1, UINT64_MAX)), SK_IGNORED_STALE);
+  CHECK(sk_store_version(store, S("f")) == UINT64_MAX);
+  CHECK_EQ(sk_store_count(store), 1);
+  sk_store_free(store);
+}
+
+static void test_remove_and_tombstones(void) {
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  CHECK_EQ(sk_store_upsert(store, new_flag("f", true, -1, 3)), SK_OK);
+  CHECK_EQ(sk_store_remove(store, S("f"), 3), SK_IGNORED_STALE);
+  CHECK_EQ(sk_store_remove(store, S("f"), 2), SK_IGNORED_STALE);
+  CHECK_EQ(sk_store_count(store), 1);
+  CHECK_EQ(sk_store_remove(store, S("f"), 4), SK_OK);
+  CHECK_EQ(sk_store_count(store), 0);
+  CHECK_EQ(sk_store_version(store, S("f")), 0);
+  CHECK_EQ(evaluate(store, "f", "u", NULL, 0).reason, SK_REASON_FLAG_NOT_FOUND);
+  /* The tombstone keeps older upserts out, lets newer ones in. */
+  CHECK_EQ(sk_store_upsert(store, new_flag("f", true, -1, 3)), SK_IGNORED_STALE);
+  CHECK_EQ(sk_store_upsert(store, new_flag("f", true, -1, 4)), SK_IGNORED_STALE);
+  CHECK_EQ(sk_store_count(store), 0);
+  CHECK_EQ(sk_store_upsert(store, new_flag("f", true, -1, 5)), SK_OK);
+  CHECK_EQ(sk_store_count(store), 1);
+  CHECK_EQ(evaluate(store, "f", "u", NULL, 0).version, 5);
+
+  /* A delete for a key never seen is remembered too. */
+  CHECK_EQ(sk_store_remove(store, S("g"), 7), SK_ERR_NOT_FOUND);
+  CHECK_EQ(sk_store_upsert(store, new_flag("g", true, -1, 6)), SK_IGNORED_STALE);
+  /* A later delete raises the tombstone; an older one does not lower it. */
+  CHECK_EQ(sk_store_remove(store, S("g"), 9), SK_ERR_NOT_FOUND);
+  CHECK_EQ(sk_store_remove(store, S("g"), 2), SK_ERR_NOT_FOUND);
+  CHECK_EQ(sk_store_upsert(store, new_flag("g", true, -1, 9)), SK_IGNORED_STALE);
+  /* An unversioned upsert always applies, even over a tombstone. */
+  CHECK_EQ(sk_store_upsert(store, new_flag("g", true, -1, 0)), SK_OK);
+  CHECK_EQ(sk_store_count(store), 2);
+
+  /* An unversioned delete is unconditional and leaves nothing behind. */
+  CHECK_EQ(sk_store_remove(store, S("f"), 0), SK_OK);
+  CHECK_EQ(sk_store_remove(store, S("f"), 0), SK_ERR_NOT_FOUND);
+  CHECK_EQ(sk_store_upsert(store, new_flag("f", true, -1, 1)), SK_OK);
+  /* A versioned delete beats an unversioned flag. */
+  CHECK_EQ(sk_store_remove(store, S("g"), 1), SK_OK);
+  CHECK_EQ(sk_store_count(store), 1);
+  /* A key that could never be stored is simply not found. */
+  CHECK_EQ(sk_store_remove(store, S("bad key"), 3), SK_ERR_NOT_FOUND);
+  CHECK_EQ(sk_store_remove(store, S(""), 3), SK_ERR_NOT_FOUND);
+
+  /* clear drops flags and tombstones alike. */
+  CHECK_EQ(sk_store_remove(store, S("h"), 50), SK_ERR_NOT_FOUND);
+  sk_store_clear(store);
+  CHECK_EQ(sk_store_count(store), 0);
+  CHECK_EQ(evaluate(store, "f", "u", NULL, 0).reason, SK_REASON_FLAG_NOT_FOUND);
+  CHECK_EQ(sk_store_upsert(store, new_flag("h", true, -1, 1)), SK_OK);
+  CHECK_EQ(sk_store_upsert(store, new_flag("g", true, -1, 1)), SK_OK);
+  CHECK_EQ(sk_store_count(store), 2);
+  sk_store_clear(store);
+  sk_store_clear(store);
+  CHECK_EQ(sk_store_count(store), 0);
+  sk_store_free(store);
+}
+
+/* Many keys force the table to grow and deletions to shift probe runs; every key must stay
+ * reachable throughout. */
+static void test_many_flags_grow_and_shrink(void) {
+  for (int mode = SK_STORE_SINGLE_THREADED; mode <= SK_STORE_CONCURRENT; mode++) {
+    sk_store *store = sk_store_new(mode);
+    enum { N = 3000 };
+    char key[32];
+    for (int i = 0; i < N; i++) {
+      const int n = snprintf(key, sizeof key, "flag-%d", i);
+      sk_flag *flag = NULL;
+      CHECK_EQ(sk_flag_new(key, (size_t)n, true, -1, (uint64_t)i + 1, &flag), SK_OK);
+      CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+    }
+    CHECK_EQ(sk_store_count(store), N);
+    for (int i = 0; i < N; i += 2) { /* unversioned: really erased from the table */
+      const int n = snprintf(key, sizeof key, "flag-%d", i);
+      CHECK_EQ(sk_store_remove(store, key, (size_t)n, 0), SK_OK);
+    }
+    for (int i = 1; i < N; i += 4) { /* versioned: replaced by tombstones */
+      const int n = snprintf(key, sizeof key, "flag-%d", i);
+      CHECK_EQ(sk_store_remove(store, key, (size_t)n, (uint64_t)N + 1), SK_OK);
+    }
+    CHECK_EQ(sk_store_count(store), N / 4);
+    for (int i = 0; i < N; i++) {
+      const int n = snprintf(key, sizeof key, "flag-%d", i);
+      const bool present = i % 4 == 3;
+      CHECK_EQ(sk_store_version(store, key, (size_t)n), present ? i + 1 : 0);
+      CHECK_EQ(sk_store_is_enabled(store, key, (size_t)n, S("u"), NULL, 0), present);
+    }
+    for (int i = 0; i < N; i += 2) { /* erased keys come back */
+      const int n = snprintf(key, sizeof key, "flag-%d", i);
+      sk_flag *flag = NULL;
+      CHECK_EQ(sk_flag_new(key, (size_t)n, true, -1, 1, &flag), SK_OK);
+      CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+    }
+    CHECK_EQ(sk_store_count(store), N / 2 + N / 4);
+    sk_store_free(store);
+  }
+}
+
+static void test_copies_every_string(void) {
+  char key[] = "copied";
+  char attribute[] = "plan";
+  char value[] = "pro";
+  sk_flag *flag = NULL;
+  CHECK_EQ(sk_flag_new(key, strlen(key), true, 0, 1, &flag), SK_OK);
+  CHECK_EQ(sk_flag_add_rule(flag, attribute, strlen(attribute), SK_OP_EQUALS), SK_OK);
+  CHECK_EQ(sk_flag_add_value(flag, value, strlen(value)), SK_OK);
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+  memset(key, 'x', strlen(key));
+  memset(attribute, 'x', strlen(attribute));
+  memset(value, 'x', strlen(value));
+  sk_attribute a = attr("plan", "pro");
+  CHECK_EQ(evaluate(store, "copied", "u", &a, 1).enabled, 1);
+  sk_store_free(store);
+}
+
+int main(void) {
+  RUN(test_abi_version_and_names);
+  RUN(test_operator_parse);
+  RUN(test_murmur_published_values);
+  RUN(test_murmur_every_tail_length_and_alignment);
+  RUN(test_bucket_is_hash_of_concatenation);
+  RUN(test_flag_new_validates_key);
+  RUN(test_flag_new_validates_rollout);
+  RUN(test_flag_add_rule_errors);
+  RUN(test_flag_add_value_errors);
+  RUN(test_flag_free_null_and_unused);
+  RUN(test_equals);
+  RUN(test_not_equals);
+  RUN(test_contains);
+  RUN(test_starts_with);
+  RUN(test_ends_with);
+  RUN(test_unicode_is_compared_as_bytes);
+  RUN(test_attributes_missing_and_duplicated);
+  RUN(test_first_matching_rule_wins);
+  RUN(test_kill_switch_beats_rules);
+  RUN(test_rollout_percentages);
+  RUN(test_rule_before_rollout_at_zero);
+  RUN(test_large_value_lists);
+  RUN(test_evaluate_argument_errors);
+  RUN(test_store_new_free_and_null_handles);
+  RUN(test_upsert_is_version_aware);
+  RUN(test_remove_and_tombstones);
+  RUN(test_many_flags_grow_and_shrink);
+  RUN(test_copies_every_string);
+  return harness_finish();
+}

@@ -1,0 +1,61 @@
+# C core: clang-format check, sanitizer builds of the C tests (gcc and clang), a ThreadSanitizer
+# run of the concurrency test, and compile checks for wasm32 and C++ consumers of the header.
+
+LINT_TARGETS += lint-c
+TEST_TARGETS += test-c
+
+C_BUILD := build/c
+C_SRC := $(wildcard evalcore/src/*.c)
+C_HDR := $(wildcard evalcore/include/*.h evalcore/src/*.h)
+C_TEST_HDR := $(wildcard evalcore/tests/*.h)
+C_STD_FLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -Ievalcore/include
+C_SAN_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+# Every C/C++ source the project owns (git-ignored output such as Cython's C is skipped): the
+# core, its benchmark, and native glue under sdks/.
+C_FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard -- evalcore benchmarks/c sdks \
+	| grep -E '\.(c|h|cc|cpp|hpp)$$')
+
+.PHONY: lint-c test-c
+
+lint-c:
+	clang-format --dry-run --Werror $(C_FORMAT_FILES)
+
+$(C_BUILD):
+	@mkdir -p $@
+
+$(C_BUILD)/test_core_gcc: evalcore/tests/test_core.c $(C_SRC) $(C_HDR) $(C_TEST_HDR) | $(C_BUILD)
+	gcc $(C_STD_FLAGS) $(C_SAN_FLAGS) $(C_SRC) $< -o $@
+
+$(C_BUILD)/test_core_clang: evalcore/tests/test_core.c $(C_SRC) $(C_HDR) $(C_TEST_HDR) | $(C_BUILD)
+	clang $(C_STD_FLAGS) -O2 -g -fsanitize=undefined -fno-sanitize-recover=all $(C_SRC) $< -o $@
+
+$(C_BUILD)/test_nomem: evalcore/tests/test_nomem.c evalcore/tests/alloc_fault.c $(C_SRC) $(C_HDR) $(C_TEST_HDR) | $(C_BUILD)
+	gcc $(C_STD_FLAGS) -Ievalcore/tests $(C_SAN_FLAGS) -c evalcore/tests/alloc_fault.c -o $@_alloc.o
+	gcc $(C_STD_FLAGS) -Ievalcore/tests $(C_SAN_FLAGS) -include alloc_fault.h \
+		$(C_SRC) evalcore/tests/test_nomem.c $@_alloc.o -o $@
+
+$(C_BUILD)/test_threads_gcc: evalcore/tests/test_threads.c $(C_SRC) $(C_HDR) $(C_TEST_HDR) | $(C_BUILD)
+	gcc $(C_STD_FLAGS) $(C_SAN_FLAGS) -pthread $(C_SRC) $< -o $@
+
+$(C_BUILD)/test_threads_tsan: evalcore/tests/test_threads.c $(C_SRC) $(C_HDR) $(C_TEST_HDR) | $(C_BUILD)
+	clang $(C_STD_FLAGS) -g -O1 -fsanitize=thread -pthread $(C_SRC) $< -o $@
+
+# The browser build's flags: the sources must compile for wasm32 unchanged.
+$(C_BUILD)/core.wasm: $(C_SRC) $(C_HDR) | $(C_BUILD)
+	clang --target=wasm32-wasi -std=c11 -Oz -mexec-model=reactor -D_POSIX_C_SOURCE=200809L \
+		-Wall -Wextra -Wpedantic -Werror -Ievalcore/include $(C_SRC) -o $@
+
+# C++ hosts (Node-API, JSI) include the header directly.
+$(C_BUILD)/header-cxx.stamp: evalcore/include/sidekick.h | $(C_BUILD)
+	g++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -x c++ $<
+	clang++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -x c++ $<
+	@touch $@
+
+C_TEST_BINARIES := $(addprefix $(C_BUILD)/,test_core_gcc test_core_clang test_threads_gcc test_threads_tsan)
+ifneq ($(wildcard evalcore/tests/test_nomem.c),)
+C_TEST_BINARIES += $(C_BUILD)/test_nomem
+endif
+
+test-c: $(C_TEST_BINARIES) $(C_BUILD)/core.wasm $(C_BUILD)/header-cxx.stamp
+	@set -e; for test in $(C_TEST_BINARIES); do echo "$$test"; \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 TSAN_OPTIONS=halt_on_error=1 ./$$test; done
