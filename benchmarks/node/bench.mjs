@@ -1,0 +1,90 @@
+// bench.mjs — ns per flag evaluation in Node: the Sidekick addon and wasm core against peers.
+//
+// One process, one run, one table. Each (SDK, scenario) pair gets its own generated loop so no
+// call site is shared between SDKs (a shared, megamorphic call site would tax whoever runs last).
+// The figure is the median of ROUNDS timed rounds after a warm-up; "true" is the share of the
+// 10,000 users for whom the flag was on, which shows every SDK computed the same scenario.
+// Usage: node benchmarks/node/bench.mjs [--rounds N] [--only name,name]
+import { ALL } from './peers.mjs';
+import { ATTRIBUTES, SCENARIOS, USERS } from './scenarios.mjs';
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const index = args.indexOf(name);
+  return index === -1 ? fallback : args[index + 1];
+};
+const ROUNDS = Number(option('--rounds', 7));
+const ROUND_MS = 100;
+const only = option('--only', '').split(',').filter(Boolean);
+
+function makeLoop(isAsync) {
+  const body = isAsync
+    ? 'return (async () => { let on = 0; for (let i = 0; i < n; i++) { if (await fn(users[i % 10000], attributes)) on++; } return on; })();'
+    : 'let on = 0; for (let i = 0; i < n; i++) { if (fn(users[i % 10000], attributes)) on++; } return on;';
+  return new Function('fn', 'users', 'attributes', 'n', body);
+}
+
+async function timeLoop(loop, fn, n) {
+  const start = process.hrtime.bigint();
+  await loop(fn, USERS, ATTRIBUTES, n);
+  return Number(process.hrtime.bigint() - start);
+}
+
+async function measure(sdk, scenario) {
+  const fn = sdk.evaluators[scenario];
+  const loop = makeLoop(sdk.async);
+  const on = await loop(fn, USERS, ATTRIBUTES, USERS.length);
+  let n = 1000;
+  // Warm up and calibrate: grow n until one round takes ROUND_MS.
+  for (;;) {
+    const ns = await timeLoop(loop, fn, n);
+    if (ns >= ROUND_MS * 1e6 || n >= 1 << 26) {
+      n = Math.max(1000, Math.round((n * ROUND_MS * 1e6) / ns));
+      break;
+    }
+    n *= 2;
+  }
+  const perCall = [];
+  for (let round = 0; round < ROUNDS; round++) perCall.push((await timeLoop(loop, fn, n)) / n);
+  perCall.sort((a, b) => a - b);
+  return { ns: perCall[Math.floor(perCall.length / 2)], on: on / USERS.length };
+}
+
+const rows = [];
+for (const setup of ALL) {
+  if (only.length > 0 && !only.includes(setup.name)) continue;
+  let sdk;
+  try {
+    sdk = await setup();
+  } catch (error) {
+    console.error(`${setup.name}: setup failed: ${error.message}`);
+    continue;
+  }
+  if (sdk === null) {
+    console.error(`${setup.name}: skipped (not built)`);
+    continue;
+  }
+  const results = {};
+  for (const { name } of SCENARIOS) results[name] = await measure(sdk, name);
+  rows.push({ sdk: sdk.name, results });
+  await sdk.close?.();
+  console.error(`measured ${sdk.name}`);
+}
+
+const reference = rows.find((row) => row.sdk.startsWith('Sidekick Node-API'));
+const header = SCENARIOS.map((s) => `${s.name} ns (true)`);
+console.log(`node ${process.version}, ${ROUNDS} rounds of ~${ROUND_MS} ms, median ns per evaluation`);
+console.log(`S1..S4: ${SCENARIOS.map((s) => `${s.name} ${s.description}`).join('; ')}\n`);
+console.log(`| SDK | ${header.join(' | ')} | × addon (S1/S2/S3/S4) |`);
+console.log(`|---|${header.map(() => '---:').join('|')}|---|`);
+for (const row of rows) {
+  const cells = SCENARIOS.map(({ name }) => {
+    const { ns, on } = row.results[name];
+    return `${ns.toFixed(ns < 100 ? 1 : 0)} (${on.toFixed(2)})`;
+  });
+  const ratios = reference
+    ? SCENARIOS.map(({ name }) => (row.results[name].ns / reference.results[name].ns).toFixed(1)).join(' / ')
+    : '';
+  console.log(`| ${row.sdk} | ${cells.join(' | ')} | ${ratios} |`);
+}
+process.exit(0);
