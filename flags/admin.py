@@ -116,6 +116,9 @@ class FlagAdmin(admin.ModelAdmin):
                 data["rules"] = rules
             if data:
                 services.flag_patch(key=key, data=data, actor=_actor(request))
+        for formset in formsets:
+            # The admin's change message reads these; the service, not formset.save(), wrote.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         saved = Flag.objects.get(key=key)
         form.instance.pk = saved.pk
         form.instance.version = saved.version
