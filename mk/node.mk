@@ -27,11 +27,12 @@ lint-node: $(NODE_MODULES)
 
 # The end-to-end tests start real servers through the project's virtualenv.
 test-node: node-build $(PY_STAMP)
-	cd $(NODE_DIR) && node --test --test-concurrency=1 dist/test/
+	cd $(NODE_DIR) && node --test --test-concurrency=1 --test-reporter=spec dist/test/
 
 $(NODE_BENCH_MODULES): benchmarks/node/package.json benchmarks/node/package-lock.json
 	cd benchmarks/node && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-bench-node: node-build $(NODE_BENCH_MODULES)
+# The wasm row needs the browser build of the same core; build-browser comes from mk/browser.mk.
+bench-node: node-build build-browser $(NODE_BENCH_MODULES)
 	node benchmarks/node/bench.mjs

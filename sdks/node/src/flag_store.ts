@@ -47,6 +47,8 @@ interface Entry {
   slot: number;
   /** Distinct rule attributes, in first-use order: only these are converted per evaluation. */
   names: string[];
+  /** Only a percentage between 1 and 99 hashes the user key; otherwise it is not sent. */
+  hashesUser: boolean;
   flag: Flag;
 }
 
@@ -130,7 +132,8 @@ export class FlagStore {
     const names = distinctNames(checked);
     status = core.commit(slot, checked.key, names);
     if (status === SK_OK) {
-      this.#entries.set(checked.key, { slot, names, flag: cloneFlag(flag as Flag) });
+      const hashesUser = checked.rollout > 0 && checked.rollout < 100;
+      this.#entries.set(checked.key, { slot, names, hashesUser, flag: cloneFlag(flag as Flag) });
       return true;
     }
     if (existing === undefined) this.#freeSlots.push(slot);
@@ -218,8 +221,8 @@ export class FlagStore {
 
   /** Writes the slot, user key and the flag's attribute values into the shared buffer. */
   #stage(entry: Entry, userKey: string, attributes: Attributes | null | undefined): void {
-    const user = typeof userKey === 'string' ? userKey : String(userKey);
-    let end = this.#write(user, DATA_OFFSET);
+    let end = DATA_OFFSET;
+    if (entry.hashesUser) end = this.#write(typeof userKey === 'string' ? userKey : String(userKey), end);
     // Read #words after each write: a write may have moved everything to a larger buffer.
     this.#words[HDR_SLOT] = entry.slot;
     this.#words[HDR_USER_LEN] = end - DATA_OFFSET;
