@@ -3,6 +3,7 @@
 
 LINT_TARGETS += lint-c
 TEST_TARGETS += test-c
+BENCH_TARGETS += bench-c
 
 C_BUILD := build/c
 C_SRC := $(wildcard evalcore/src/*.c)
@@ -15,7 +16,7 @@ C_SAN_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-
 C_FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard -- evalcore benchmarks/c sdks \
 	| grep -E '\.(c|h|cc|cpp|hpp)$$')
 
-.PHONY: lint-c test-c
+.PHONY: lint-c test-c bench-c
 
 lint-c:
 	clang-format --dry-run --Werror $(C_FORMAT_FILES)
@@ -59,3 +60,9 @@ endif
 test-c: $(C_TEST_BINARIES) $(C_BUILD)/core.wasm $(C_BUILD)/header-cxx.stamp
 	@set -e; for test in $(C_TEST_BINARIES); do echo "$$test"; \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 TSAN_OPTIONS=halt_on_error=1 ./$$test; done
+
+$(C_BUILD)/eval_bench: benchmarks/c/eval_bench.c $(C_SRC) $(C_HDR) | $(C_BUILD)
+	gcc $(C_STD_FLAGS) -O2 -g $(C_SRC) $< -o $@
+
+bench-c: $(C_BUILD)/eval_bench
+	benchmarks/c/run.sh $(C_BUILD)/eval_bench
