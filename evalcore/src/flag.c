@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Seed of the store's table hash; any constant works, a non-zero one keeps it distinct from the
- * rollout hash. */
-#define KEY_HASH_SEED 0x9e3779b9u
+#include "bytes.h"
+
+/* Up to this many Equals/NotEquals values are scanned in order: cheaper than a binary search
+ * when a length check settles most of them. */
+#define LINEAR_SCAN_MAX 8
 
 /* Points an empty view somewhere valid so that memcmp/memchr never see NULL. */
 static const char empty_bytes[1] = {0};
@@ -31,10 +33,6 @@ bool sk_key_is_valid(const char *key, size_t key_len) {
     }
   }
   return true;
-}
-
-uint32_t sk_key_hash(const char *key, size_t key_len) {
-  return sk_murmur3_32(key, key_len, KEY_HASH_SEED);
 }
 
 static char *copy_bytes(const char *src, size_t len) {
@@ -222,7 +220,8 @@ static int32_t finalise_rule(sk_rule *rule) {
       values[i].len = rule->ends[i] - start;
       start = rule->ends[i];
     }
-    if (rule->op == SK_OP_EQUALS || rule->op == SK_OP_NOT_EQUALS) {
+    if ((rule->op == SK_OP_EQUALS || rule->op == SK_OP_NOT_EQUALS) &&
+        rule->value_count > LINEAR_SCAN_MAX) {
       qsort(values, rule->value_count, sizeof *values, compare_slices);
     }
     rule->values = values;
@@ -246,8 +245,16 @@ int32_t sk_flag_finalise(sk_flag *flag) {
   return SK_OK;
 }
 
-static bool sorted_values_contain(const sk_slice *values, size_t count, const char *value,
-                                  size_t value_len) {
+static bool values_contain(const sk_slice *values, size_t count, const char *value,
+                           size_t value_len) {
+  if (count <= LINEAR_SCAN_MAX) {
+    for (size_t i = 0; i < count; i++) {
+      if (values[i].len == value_len && sk_bytes_equal(values[i].ptr, value, value_len)) {
+        return true;
+      }
+    }
+    return false;
+  }
   size_t lo = 0;
   size_t hi = count;
   while (lo < hi) {
@@ -280,7 +287,7 @@ static bool bytes_contain(const char *haystack, size_t haystack_len, const char 
     if (p == NULL) {
       return false;
     }
-    if (memcmp(p + 1, needle + 1, needle_len - 1) == 0) {
+    if (sk_bytes_equal(p + 1, needle + 1, needle_len - 1)) {
       return true;
     }
     p++;
@@ -288,11 +295,13 @@ static bool bytes_contain(const char *haystack, size_t haystack_len, const char 
   return false;
 }
 
-bool sk_rule_matches(const sk_rule *rule, const sk_attribute *attributes, size_t attribute_count) {
+/* Whether a finalised rule matches the attributes (the first one with the rule's name counts). */
+static bool rule_matches(const sk_rule *rule, const sk_attribute *attributes,
+                         size_t attribute_count) {
   const sk_attribute *found = NULL;
   for (size_t i = 0; i < attribute_count; i++) {
     if (attributes[i].name_len == rule->attribute_len &&
-        memcmp(attributes[i].name, rule->attribute, rule->attribute_len) == 0) {
+        sk_bytes_equal(attributes[i].name, rule->attribute, rule->attribute_len)) {
       found = &attributes[i];
       break;
     }
@@ -307,9 +316,9 @@ bool sk_rule_matches(const sk_rule *rule, const sk_attribute *attributes, size_t
 
   switch (rule->op) {
   case SK_OP_EQUALS:
-    return sorted_values_contain(values, count, value, value_len);
+    return values_contain(values, count, value, value_len);
   case SK_OP_NOT_EQUALS:
-    return !sorted_values_contain(values, count, value, value_len);
+    return !values_contain(values, count, value, value_len);
   case SK_OP_CONTAINS:
     for (size_t i = 0; i < count; i++) {
       if (bytes_contain(value, value_len, values[i].ptr, values[i].len)) {
@@ -319,7 +328,7 @@ bool sk_rule_matches(const sk_rule *rule, const sk_attribute *attributes, size_t
     return false;
   case SK_OP_STARTS_WITH:
     for (size_t i = 0; i < count; i++) {
-      if (values[i].len <= value_len && memcmp(value, values[i].ptr, values[i].len) == 0) {
+      if (values[i].len <= value_len && sk_bytes_equal(value, values[i].ptr, values[i].len)) {
         return true;
       }
     }
@@ -327,7 +336,7 @@ bool sk_rule_matches(const sk_rule *rule, const sk_attribute *attributes, size_t
   case SK_OP_ENDS_WITH:
     for (size_t i = 0; i < count; i++) {
       if (values[i].len <= value_len &&
-          memcmp(value + (value_len - values[i].len), values[i].ptr, values[i].len) == 0) {
+          sk_bytes_equal(value + (value_len - values[i].len), values[i].ptr, values[i].len)) {
         return true;
       }
     }
@@ -335,4 +344,36 @@ bool sk_rule_matches(const sk_rule *rule, const sk_attribute *attributes, size_t
   default:
     return false;
   }
+}
+
+void sk_flag_evaluate(const sk_flag *flag, const char *user_key, size_t user_key_len,
+                      const sk_attribute *attributes, size_t attribute_count, sk_evaluation *out) {
+  out->version = flag->version;
+  out->rule_index = -1;
+  out->bucket = -1;
+  if (!flag->enabled) {
+    out->reason = SK_REASON_OFF;
+    out->enabled = 0;
+    return;
+  }
+  for (size_t i = 0; i < flag->rule_count; i++) {
+    if (rule_matches(&flag->rules[i], attributes, attribute_count)) {
+      out->reason = SK_REASON_RULE_MATCH;
+      out->rule_index = (int32_t)i;
+      out->enabled = 1;
+      return;
+    }
+  }
+  out->reason = SK_REASON_ROLLOUT;
+  if (flag->rollout < 0 || flag->rollout >= 100) {
+    out->enabled = 1;
+    return;
+  }
+  if (flag->rollout == 0) {
+    out->enabled = 0;
+    return;
+  }
+  const uint32_t bucket = sk_murmur3_finish(&flag->rollout_seed, user_key, user_key_len) % 100u;
+  out->bucket = (int32_t)bucket;
+  out->enabled = bucket < (uint32_t)flag->rollout;
 }

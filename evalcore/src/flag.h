@@ -31,8 +31,8 @@ typedef struct sk_rule {
   size_t *ends;
   size_t value_count;
   size_t values_cap;
-  /* After finalising: one slice per value (sorted by length, then bytes, for Equals and
-   * NotEquals so that a lookup is a binary search); `ends` is gone. */
+  /* After finalising: one slice per value (for Equals and NotEquals with more than a few values,
+   * sorted by length, then bytes, so that a lookup is a binary search); `ends` is gone. */
   sk_slice *values;
 } sk_rule;
 
@@ -54,8 +54,14 @@ struct sk_flag {
 /* Whether key_len bytes at key form a valid flag key. */
 bool sk_key_is_valid(const char *key, size_t key_len);
 
-/* The hash the store's table uses for a key. */
-uint32_t sk_key_hash(const char *key, size_t key_len);
+/* Seed of the store's table hash; any constant works, a non-zero one keeps it distinct from the
+ * rollout hash. */
+#define SK_KEY_HASH_SEED 0x9e3779b9u
+
+/* The hash the store's table uses for a key (key may be NULL only when key_len is 0). */
+static inline uint32_t sk_key_hash(const char *key, size_t key_len) {
+  return sk_murmur3_inline((const unsigned char *)key, key_len, SK_KEY_HASH_SEED);
+}
 
 /* Makes a tombstone record for key (already validated). Returns NULL when out of memory. */
 sk_flag *sk_tombstone_new(const char *key, size_t key_len, uint64_t version);
@@ -64,7 +70,9 @@ sk_flag *sk_tombstone_new(const char *key, size_t key_len, uint64_t version);
  * failure the flag is still a valid built flag that sk_flag_free releases. */
 int32_t sk_flag_finalise(sk_flag *flag);
 
-/* Whether a finalised rule matches the attributes (the first one with the rule's name counts). */
-bool sk_rule_matches(const sk_rule *rule, const sk_attribute *attributes, size_t attribute_count);
+/* Evaluates a finalised, live (not tombstone) flag for a user and fills every field of *out.
+ * Arguments are already validated. Allocates nothing. */
+void sk_flag_evaluate(const sk_flag *flag, const char *user_key, size_t user_key_len,
+                      const sk_attribute *attributes, size_t attribute_count, sk_evaluation *out);
 
 #endif /* SK_FLAG_H */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "flag.h"
 #include "rwlock.h"
 #include "sidekick.h"
@@ -69,7 +70,7 @@ static inline size_t probe(const sk_slot *slots, size_t mask, uint32_t hash, con
   for (;;) {
     const sk_flag *record = slots[i].record;
     if (record == NULL || (slots[i].hash == hash && record->key_len == key_len &&
-                           memcmp(record->key, key, key_len) == 0)) {
+                           sk_bytes_equal(record->key, key, key_len))) {
       return i;
     }
     i = (i + 1) & mask;
@@ -385,36 +386,7 @@ static inline void evaluate_locked(const sk_store *store, const char *flag_key, 
     set_not_found(out);
     return;
   }
-  out->version = flag->version;
-  out->rule_index = -1;
-  out->bucket = -1;
-  if (!flag->enabled) {
-    out->reason = SK_REASON_OFF;
-    out->enabled = 0;
-    return;
-  }
-  for (size_t i = 0; i < flag->rule_count; i++) {
-    if (sk_rule_matches(&flag->rules[i], attributes, attribute_count)) {
-      out->reason = SK_REASON_RULE_MATCH;
-      out->rule_index = (int32_t)i;
-      out->enabled = 1;
-      return;
-    }
-  }
-  out->reason = SK_REASON_ROLLOUT;
-  if (flag->rollout < 0 || flag->rollout >= 100) {
-    out->enabled = 1;
-    return;
-  }
-  if (flag->rollout == 0) {
-    out->enabled = 0;
-    return;
-  }
-  sk_murmur3_state state = flag->rollout_seed;
-  sk_murmur3_update(&state, user_key, user_key_len);
-  const uint32_t bucket = sk_murmur3_final(&state) % 100u;
-  out->bucket = (int32_t)bucket;
-  out->enabled = bucket < (uint32_t)flag->rollout;
+  sk_flag_evaluate(flag, user_key, user_key_len, attributes, attribute_count, out);
 }
 
 int32_t sk_store_evaluate(const sk_store *store, const char *flag_key, size_t flag_key_len,
