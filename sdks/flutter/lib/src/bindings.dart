@@ -1,0 +1,261 @@
+/// dart:ffi declarations of every function and struct in evalcore/include/sidekick.h.
+///
+/// Each C function has a native typedef (its C signature in FFI types) and a Dart typedef (what
+/// Dart code calls); the project's ABI check compares both with sidekick.h, so keep them in this
+/// regular shape: `typedef _SkNameNative = ...; typedef _SkNameDart = ...;` and one
+/// `lookupFunction<_SkNameNative, _SkNameDart>('sk_name')` per function.
+library;
+
+import 'dart:ffi';
+import 'dart:io' show Platform;
+
+/// The sidekick.h ABI these declarations were written against (SK_ABI_VERSION).
+const int sidekickAbiVersion = 1;
+
+/// sk_status values the Dart code acts on.
+abstract final class SkStatus {
+  static const int ok = 0;
+  static const int ignoredStale = 1;
+  static const int errNoMem = -1;
+  static const int errInvalidArgument = -2;
+  static const int errBadKey = -3;
+  static const int errBadRollout = -4;
+  static const int errBadOperator = -5;
+  static const int errBadAttribute = -6;
+  static const int errTooManyRules = -7;
+  static const int errTooManyValues = -8;
+  static const int errNoRule = -9;
+  static const int errNotFound = -10;
+}
+
+/// sk_store_mode.
+abstract final class SkStoreMode {
+  static const int singleThreaded = 0;
+  static const int concurrent = 1;
+}
+
+/// sk_store: flags by key, with version-aware writes.
+final class SkStore extends Opaque {}
+
+/// sk_flag: a flag being built, owned by Dart until sk_store_upsert takes it.
+final class SkFlag extends Opaque {}
+
+/// sk_attribute: one attribute handed to evaluation (UTF-8, explicit lengths).
+final class SkAttribute extends Struct {
+  external Pointer<Uint8> name;
+  @Size()
+  external int nameLen;
+  external Pointer<Uint8> value;
+  @Size()
+  external int valueLen;
+}
+
+/// sk_evaluation: why evaluation answered as it did.
+final class SkEvaluation extends Struct {
+  @Uint64()
+  external int version;
+  @Int32()
+  external int reason;
+  @Int32()
+  external int ruleIndex;
+  @Int32()
+  external int bucket;
+  @Int32()
+  external int enabled;
+}
+
+typedef _SkAbiVersionNative = Uint32 Function();
+typedef _SkAbiVersionDart = int Function();
+
+typedef _SkStatusNameNative = Pointer<Uint8> Function(Int32 status);
+typedef _SkStatusNameDart = Pointer<Uint8> Function(int status);
+
+typedef _SkReasonNameNative = Pointer<Uint8> Function(Int32 reason);
+typedef _SkReasonNameDart = Pointer<Uint8> Function(int reason);
+
+typedef _SkOperatorParseNative = Int32 Function(Pointer<Uint8> name, Size nameLen);
+typedef _SkOperatorParseDart = int Function(Pointer<Uint8> name, int nameLen);
+
+typedef _SkMurmur332Native = Uint32 Function(Pointer<Void> data, Size len, Uint32 seed);
+typedef _SkMurmur332Dart = int Function(Pointer<Void> data, int len, int seed);
+
+typedef _SkBucketNative = Uint32 Function(
+    Pointer<Uint8> flagKey, Size flagKeyLen, Pointer<Uint8> userKey, Size userKeyLen);
+typedef _SkBucketDart = int Function(
+    Pointer<Uint8> flagKey, int flagKeyLen, Pointer<Uint8> userKey, int userKeyLen);
+
+typedef _SkFlagNewNative = Int32 Function(Pointer<Uint8> key, Size keyLen, Bool enabled,
+    Int32 rollout, Uint64 version, Pointer<Pointer<SkFlag>> out);
+typedef _SkFlagNewDart = int Function(Pointer<Uint8> key, int keyLen, bool enabled, int rollout,
+    int version, Pointer<Pointer<SkFlag>> out);
+
+typedef _SkFlagAddRuleNative = Int32 Function(
+    Pointer<SkFlag> flag, Pointer<Uint8> attribute, Size attributeLen, Int32 op);
+typedef _SkFlagAddRuleDart = int Function(
+    Pointer<SkFlag> flag, Pointer<Uint8> attribute, int attributeLen, int op);
+
+typedef _SkFlagAddValueNative = Int32 Function(
+    Pointer<SkFlag> flag, Pointer<Uint8> value, Size valueLen);
+typedef _SkFlagAddValueDart = int Function(Pointer<SkFlag> flag, Pointer<Uint8> value, int valueLen);
+
+typedef _SkFlagFreeNative = Void Function(Pointer<SkFlag> flag);
+typedef _SkFlagFreeDart = void Function(Pointer<SkFlag> flag);
+
+typedef _SkStoreNewNative = Pointer<SkStore> Function(Int32 mode);
+typedef _SkStoreNewDart = Pointer<SkStore> Function(int mode);
+
+typedef _SkStoreFreeNative = Void Function(Pointer<SkStore> store);
+typedef _SkStoreFreeDart = void Function(Pointer<SkStore> store);
+
+typedef _SkStoreUpsertNative = Int32 Function(Pointer<SkStore> store, Pointer<SkFlag> flag);
+typedef _SkStoreUpsertDart = int Function(Pointer<SkStore> store, Pointer<SkFlag> flag);
+
+typedef _SkStoreRemoveNative = Int32 Function(
+    Pointer<SkStore> store, Pointer<Uint8> key, Size keyLen, Uint64 version);
+typedef _SkStoreRemoveDart = int Function(
+    Pointer<SkStore> store, Pointer<Uint8> key, int keyLen, int version);
+
+typedef _SkStoreClearNative = Void Function(Pointer<SkStore> store);
+typedef _SkStoreClearDart = void Function(Pointer<SkStore> store);
+
+typedef _SkStoreCountNative = Size Function(Pointer<SkStore> store);
+typedef _SkStoreCountDart = int Function(Pointer<SkStore> store);
+
+typedef _SkStoreVersionNative = Uint64 Function(
+    Pointer<SkStore> store, Pointer<Uint8> key, Size keyLen);
+typedef _SkStoreVersionDart = int Function(Pointer<SkStore> store, Pointer<Uint8> key, int keyLen);
+
+typedef _SkStoreIsEnabledNative = Int32 Function(
+    Pointer<SkStore> store,
+    Pointer<Uint8> flagKey,
+    Size flagKeyLen,
+    Pointer<Uint8> userKey,
+    Size userKeyLen,
+    Pointer<SkAttribute> attributes,
+    Size attributeCount);
+typedef _SkStoreIsEnabledDart = int Function(
+    Pointer<SkStore> store,
+    Pointer<Uint8> flagKey,
+    int flagKeyLen,
+    Pointer<Uint8> userKey,
+    int userKeyLen,
+    Pointer<SkAttribute> attributes,
+    int attributeCount);
+
+typedef _SkStoreEvaluateNative = Int32 Function(
+    Pointer<SkStore> store,
+    Pointer<Uint8> flagKey,
+    Size flagKeyLen,
+    Pointer<Uint8> userKey,
+    Size userKeyLen,
+    Pointer<SkAttribute> attributes,
+    Size attributeCount,
+    Pointer<SkEvaluation> out);
+typedef _SkStoreEvaluateDart = int Function(
+    Pointer<SkStore> store,
+    Pointer<Uint8> flagKey,
+    int flagKeyLen,
+    Pointer<Uint8> userKey,
+    int userKeyLen,
+    Pointer<SkAttribute> attributes,
+    int attributeCount,
+    Pointer<SkEvaluation> out);
+
+/// Opens libsidekick the way each platform ships it: a shared library beside the app on Android
+/// and desktop, linked statically into the executable on iOS.
+DynamicLibrary openSidekickLibrary() {
+  if (Platform.isIOS) {
+    return DynamicLibrary.process();
+  }
+  if (Platform.isMacOS) {
+    return DynamicLibrary.open('libsidekick.dylib');
+  }
+  if (Platform.isWindows) {
+    return DynamicLibrary.open('sidekick.dll');
+  }
+  return DynamicLibrary.open('libsidekick.so');
+}
+
+/// The C functions of sidekick.h, looked up once.
+final class SidekickBindings {
+  SidekickBindings(DynamicLibrary library)
+      : abiVersion = library.lookupFunction<_SkAbiVersionNative, _SkAbiVersionDart>(
+            'sk_abi_version'),
+        statusName =
+            library.lookupFunction<_SkStatusNameNative, _SkStatusNameDart>('sk_status_name'),
+        reasonName =
+            library.lookupFunction<_SkReasonNameNative, _SkReasonNameDart>('sk_reason_name'),
+        operatorParse = library.lookupFunction<_SkOperatorParseNative, _SkOperatorParseDart>(
+            'sk_operator_parse'),
+        murmur3_32 =
+            library.lookupFunction<_SkMurmur332Native, _SkMurmur332Dart>('sk_murmur3_32'),
+        bucket = library.lookupFunction<_SkBucketNative, _SkBucketDart>('sk_bucket'),
+        flagNew = library.lookupFunction<_SkFlagNewNative, _SkFlagNewDart>('sk_flag_new'),
+        flagAddRule =
+            library.lookupFunction<_SkFlagAddRuleNative, _SkFlagAddRuleDart>('sk_flag_add_rule'),
+        flagAddValue = library.lookupFunction<_SkFlagAddValueNative, _SkFlagAddValueDart>(
+            'sk_flag_add_value'),
+        flagFree = library.lookupFunction<_SkFlagFreeNative, _SkFlagFreeDart>('sk_flag_free'),
+        storeNew = library.lookupFunction<_SkStoreNewNative, _SkStoreNewDart>('sk_store_new'),
+        storeFree = library.lookupFunction<_SkStoreFreeNative, _SkStoreFreeDart>('sk_store_free'),
+        storeFreePointer =
+            library.lookup<NativeFunction<_SkStoreFreeNative>>('sk_store_free'),
+        storeUpsert =
+            library.lookupFunction<_SkStoreUpsertNative, _SkStoreUpsertDart>('sk_store_upsert'),
+        storeRemove =
+            library.lookupFunction<_SkStoreRemoveNative, _SkStoreRemoveDart>('sk_store_remove'),
+        storeClear =
+            library.lookupFunction<_SkStoreClearNative, _SkStoreClearDart>('sk_store_clear'),
+        storeCount =
+            library.lookupFunction<_SkStoreCountNative, _SkStoreCountDart>('sk_store_count'),
+        storeVersion = library.lookupFunction<_SkStoreVersionNative, _SkStoreVersionDart>(
+            'sk_store_version'),
+        // Evaluation neither blocks nor calls back into Dart, so a leaf call skips the
+        // safepoint transition on the hot path.
+        storeIsEnabled = library.lookupFunction<_SkStoreIsEnabledNative, _SkStoreIsEnabledDart>(
+            'sk_store_is_enabled',
+            isLeaf: true),
+        storeEvaluate = library.lookupFunction<_SkStoreEvaluateNative, _SkStoreEvaluateDart>(
+            'sk_store_evaluate',
+            isLeaf: true);
+
+  final _SkAbiVersionDart abiVersion;
+  final _SkStatusNameDart statusName;
+  final _SkReasonNameDart reasonName;
+  final _SkOperatorParseDart operatorParse;
+  final _SkMurmur332Dart murmur3_32;
+  final _SkBucketDart bucket;
+  final _SkFlagNewDart flagNew;
+  final _SkFlagAddRuleDart flagAddRule;
+  final _SkFlagAddValueDart flagAddValue;
+  final _SkFlagFreeDart flagFree;
+  final _SkStoreNewDart storeNew;
+  final _SkStoreFreeDart storeFree;
+
+  /// sk_store_free as a native finalizer target.
+  final Pointer<NativeFunction<_SkStoreFreeNative>> storeFreePointer;
+  final _SkStoreUpsertDart storeUpsert;
+  final _SkStoreRemoveDart storeRemove;
+  final _SkStoreClearDart storeClear;
+  final _SkStoreCountDart storeCount;
+  final _SkStoreVersionDart storeVersion;
+  final _SkStoreIsEnabledDart storeIsEnabled;
+  final _SkStoreEvaluateDart storeEvaluate;
+
+  static SidekickBindings? _instance;
+
+  /// The process-wide bindings over [openSidekickLibrary], checked against [sidekickAbiVersion].
+  static SidekickBindings get instance {
+    final existing = _instance;
+    if (existing != null) {
+      return existing;
+    }
+    final bindings = SidekickBindings(openSidekickLibrary());
+    final actual = bindings.abiVersion();
+    if (actual != sidekickAbiVersion) {
+      throw StateError('libsidekick has ABI $actual but this package expects '
+          '$sidekickAbiVersion; rebuild the native library from the same release');
+    }
+    return _instance = bindings;
+  }
+}
