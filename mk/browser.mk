@@ -16,7 +16,7 @@ BROWSER_BENCH_NPM := $(BROWSER_BENCH_DIR)/node_modules/.package-lock.json
 # The core's sources are compiled in place (no copy) beside one wasm-only allocator shim.
 # wasm32-wasi gives malloc; reactor model: no main, `_initialize` runs constructors.
 WASM_CC ?= clang
-WASM_CFLAGS := --target=wasm32-wasi -mexec-model=reactor -std=c11 -Oz -flto \
+WASM_CFLAGS := --target=wasm32-wasi -mexec-model=reactor -std=c11 -O2 -flto \
   -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Werror -Ievalcore/include
 WASM_LDFLAGS := -Wl,--strip-all -Wl,--gc-sections -Wl,-z,stack-size=65536
 WASM_SOURCES := $(wildcard evalcore/src/*.c) $(BROWSER_DIR)/src/wasm_memory.c

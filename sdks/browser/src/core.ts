@@ -147,6 +147,11 @@ let i32 = new Int32Array(0);
 let scratch = 0;
 let scratchEnd = 0;
 let reasonNames: Evaluation['reason'][] = [];
+// The user key left at the start of the strings area by the previous evaluation: a page usually
+// evaluates many flags for one user, so an unchanged key is not copied again. Every other writer
+// of that area resets it.
+let residentUser: string | null = null;
+let residentUserLen = 0;
 // Reused across calls so the hot path allocates nothing of its own.
 const pendingValues: string[] = [];
 const pendingSlots: number[] = [];
@@ -169,16 +174,23 @@ function alloc(size: number): number {
   return ptr;
 }
 
-/** Makes room for `bytes` of strings after STRINGS_OFFSET; contents are not preserved. */
-function reserveStrings(bytes: number): void {
+/** Makes room for `bytes` of strings after STRINGS_OFFSET; contents survive unless it grows. */
+function ensureStrings(bytes: number): void {
   if (scratch + STRINGS_OFFSET + bytes <= scratchEnd) {
     if (u8.length === 0) refreshViews(); // memory grew elsewhere and detached the views
     return;
   }
+  residentUser = null;
   const size = Math.max(STRINGS_OFFSET + bytes, 2 * (scratchEnd - scratch));
   (core as CoreExports).skw_free(scratch);
   scratch = alloc(size);
   scratchEnd = scratch + size;
+}
+
+/** As ensureStrings, for writers other than evaluation: they overwrite the resident user key. */
+function reserveStrings(bytes: number): void {
+  residentUser = null;
+  ensureStrings(bytes);
 }
 
 /** Writes s as UTF-8 at address at (room for 3 bytes per UTF-16 unit reserved); returns its length. */
@@ -572,9 +584,13 @@ function prepare(entry: Entry | undefined, flagKey: string, userKey: string, att
       count++;
     }
   }
-  reserveStrings(3 * units);
+  ensureStrings(3 * units);
   let at = scratch + STRINGS_OFFSET;
-  preparedUserLen = writeString(userKey, at);
+  if (userKey !== residentUser) {
+    residentUserLen = writeString(userKey, at);
+    residentUser = userKey;
+  }
+  preparedUserLen = residentUserLen;
   at += preparedUserLen;
   let word = (scratch + ATTRS_OFFSET) >> 2;
   for (let k = 0; k < count; k++) {

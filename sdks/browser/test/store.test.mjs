@@ -136,3 +136,23 @@ test('get returns a copy the caller cannot use to change the store', () => {
   assert.deepEqual(store.flags().map((f) => f.key), ['k']);
   store.free();
 });
+
+test('a repeated user key is reused only while nothing else wrote over it', () => {
+  const store = new FlagStore();
+  store.upsert({ key: 'half', is_enabled: true, rollout_percentage: 50 });
+  const users = Array.from({ length: 200 }, (_, i) => `user-${i}`);
+  const expected = users.map((user) => bucket('half', user) < 50);
+  for (let round = 0; round < 3; round++) {
+    users.forEach((user, i) => {
+      assert.equal(store.isEnabled('half', user), expected[i], user);
+      murmur3_32(`other-${i}-${'z'.repeat(i)}`); // writes over the scratch strings
+      assert.equal(store.isEnabled('half', user), expected[i], user);
+      assert.equal(store.isEnabled('half', user), expected[i], user);
+      assert.equal(store.evaluate('missing', `x${user}`).reason, 'FLAG_NOT_FOUND');
+      assert.equal(store.isEnabled('half', user), expected[i], user);
+    });
+  }
+  assert.equal(store.isEnabled('half', 'é'.repeat(30000)), bucket('half', 'é'.repeat(30000)) < 50);
+  assert.equal(store.isEnabled('half', 'user-7'), expected[7], 'after the scratch region grew');
+  store.free();
+});
