@@ -62,7 +62,7 @@ test-c: $(C_TEST_BINARIES) $(C_BUILD)/core.wasm $(C_BUILD)/header-cxx.stamp
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 TSAN_OPTIONS=halt_on_error=1 ./$$test; done
 
 $(C_BUILD)/eval_bench: benchmarks/c/eval_bench.c $(C_SRC) $(C_HDR) | $(C_BUILD)
-	gcc $(C_STD_FLAGS) -O2 -g $(C_SRC) $< -o $@
+	gcc $(C_STD_FLAGS) -O2 -g -pthread $(C_SRC) $< -o $@
 
 bench-c: $(C_BUILD)/eval_bench
 	benchmarks/c/run.sh $(C_BUILD)/eval_bench

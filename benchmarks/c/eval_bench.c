@@ -3,6 +3,8 @@
  * without the concurrent store's reader lock.
  *
  *   eval_bench time                     prints ns per evaluation for every scenario and mode
+ *   eval_bench threads                  S1 from 1 and 2 threads at once: the reader lock's
+ *                                       shared counter under contention
  *   eval_bench count SCENARIO MODE N    runs exactly N evaluations (for callgrind: the
  *                                       difference between two N is the per-evaluation cost)
  *
@@ -11,6 +13,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +136,43 @@ static double ns_per_eval(const bench *b, int scenario, int mode) {
   return best;
 }
 
+typedef struct thread_job {
+  const bench *b;
+  int mode;
+  double ns;
+} thread_job;
+
+static void *thread_main(void *opaque) {
+  thread_job *job = opaque;
+  job->ns = ns_per_eval(job->b, 0, job->mode);
+  return NULL;
+}
+
+/* Every thread evaluates S1 on the same store at the same time; reads without a writer are safe
+ * in both modes, so the difference is what the lock's shared counter costs when cores share it. */
+static void print_thread_table(const bench *b) {
+  printf("%-8s %14s %14s\n", "threads", "single ns", "concurrent ns");
+  for (int threads = 1; threads <= 2; threads++) {
+    double ns[2];
+    for (int mode = 0; mode < 2; mode++) {
+      thread_job jobs[2];
+      pthread_t ids[2];
+      for (int t = 0; t < threads; t++) {
+        jobs[t] = (thread_job){b, mode, 0};
+        if (pthread_create(&ids[t], NULL, thread_main, &jobs[t]) != 0) {
+          exit(2);
+        }
+      }
+      ns[mode] = 0;
+      for (int t = 0; t < threads; t++) {
+        pthread_join(ids[t], NULL);
+        ns[mode] += jobs[t].ns / threads;
+      }
+    }
+    printf("%-8d %14.1f %14.1f\n", threads, ns[0], ns[1]);
+  }
+}
+
 int main(int argc, char **argv) {
   bench *b = bench_new();
   if (argc == 2 && strcmp(argv[1], "time") == 0) {
@@ -143,6 +183,8 @@ int main(int argc, char **argv) {
       printf("S%d %-11s %14.1f %14.1f %10.1f\n", s + 1, scenario_flags[s], single, concurrent,
              concurrent - single);
     }
+  } else if (argc == 2 && strcmp(argv[1], "threads") == 0) {
+    print_thread_table(b);
   } else if (argc == 5 && strcmp(argv[1], "count") == 0) {
     const int scenario = atoi(argv[2]) - 1;
     const int mode = atoi(argv[3]);
@@ -154,7 +196,7 @@ int main(int argc, char **argv) {
     volatile long sink = run(b, scenario, mode, n);
     (void)sink;
   } else {
-    fprintf(stderr, "usage: eval_bench time | eval_bench count SCENARIO(1-4) MODE(0|1) N\n");
+    fprintf(stderr, "usage: eval_bench time | threads | count SCENARIO(1-4) MODE(0|1) N\n");
     return 2;
   }
   sk_store_free(b->stores[0]);

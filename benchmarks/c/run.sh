@@ -8,6 +8,9 @@ bench=${1:?usage: run.sh path/to/eval_bench}
 
 echo "== C core: ns per evaluation (best of 7 rounds of 2,000,000) =="
 "$bench" time
+echo
+echo "== C core: S1 ns per evaluation per thread, all threads on one store =="
+"$bench" threads
 
 if ! command -v valgrind >/dev/null; then
   echo "valgrind not installed: skipping instruction counts"
