@@ -1,7 +1,7 @@
 # Mobile (React Native JSI, Flutter dart:ffi): libsidekick built by CMake and tested through the
 # Dart declarations from ctypes, the ABI-signature check, the JSI glue compiled and linked against
 # the real JSI headers with g++ and clang++, the Android CMake file configured on the desktop, and
-# the TypeScript type-checked.
+# the TypeScript type-checked (and its SSE parser run under node --test).
 
 LINT_TARGETS += lint-mobile
 TEST_TARGETS += test-mobile
@@ -77,5 +77,9 @@ $(RN_TSC): $(RN_DIR)/package.json $(RN_DIR)/package-lock.json
 	cd $(RN_DIR) && npm ci --no-audit --no-fund --silent
 	@touch $@
 
+# Type-checks, then compiles to CommonJS under build/ so node --test can run the SSE parser.
 mobile-ts: $(RN_TSC)
 	cd $(RN_DIR) && ./node_modules/.bin/tsc -p tsconfig.json --noEmit
+	$(RN_TSC) -p $(RN_DIR)/tsconfig.json --outDir $(MOBILE_BUILD)/rn-ts --module commonjs \
+	  --moduleResolution node10 --declaration false
+	SIDEKICK_RN_COMPILED=$(abspath $(MOBILE_BUILD)/rn-ts) node --test $(RN_DIR)/test/

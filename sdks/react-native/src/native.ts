@@ -1,5 +1,7 @@
 /** The JSI surface that installSidekickJSI (cpp/SidekickJSI.cpp) defines, and access to it. */
 
+import { NativeModules } from 'react-native';
+
 import type { Attributes, Evaluation, WireFlag } from './types';
 
 /** The sidekick.h ABI this JavaScript was written against (SK_ABI_VERSION). */
@@ -30,13 +32,19 @@ declare global {
   var __SidekickJSI: SidekickJSIModule | undefined;
 }
 
-/** Returns the installed JSI module, or throws saying what native setup is missing. */
+/**
+ * Returns the JSI module, asking the native Sidekick module to install it on first use (a
+ * synchronous call on the JavaScript thread), or throws saying what native setup is missing.
+ */
 export function sidekickJSI(): SidekickJSIModule {
+  if (globalThis.__SidekickJSI === undefined) {
+    NativeModules.Sidekick?.install();
+  }
   const module = globalThis.__SidekickJSI;
   if (module === undefined) {
     throw new Error(
       'Sidekick: the native module is not installed (global __SidekickJSI is missing); ' +
-        'call installSidekickJSI(runtime) from your app as described in the README',
+        'rebuild the app after installing @sidekick-flags/react-native (see its README)',
     );
   }
   if (module.abiVersion !== EXPECTED_ABI_VERSION) {
