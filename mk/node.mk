@@ -35,4 +35,4 @@ $(NODE_BENCH_MODULES): benchmarks/node/package.json benchmarks/node/package-lock
 
 # The wasm row needs the browser build of the same core; build-browser comes from mk/browser.mk.
 bench-node: node-build build-browser $(NODE_BENCH_MODULES)
-	node benchmarks/node/bench.mjs
+	node --expose-gc benchmarks/node/bench.mjs
