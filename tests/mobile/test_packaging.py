@@ -30,6 +30,6 @@ def test_each_core_source_has_exactly_one_forwarder(directory: Path) -> None:
 
 def test_the_flutter_android_build_uses_the_core_cmake_file() -> None:
     gradle = ROOT / "sdks" / "flutter" / "android" / "build.gradle"
-    match = re.search(r'path\s+"([^"]+)"', gradle.read_text())
+    match = re.search(r"\bpath\s+\"([^\"]+)\"", gradle.read_text())
     assert match is not None
     assert (gradle.parent / match.group(1)).resolve() == ROOT / "evalcore" / "CMakeLists.txt"
