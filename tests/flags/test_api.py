@@ -402,7 +402,7 @@ def _closed_port() -> int:
 
 
 def test_database_unavailable_gives_503_and_list_keeps_serving(
-    existing, published, settings
+    postgres_required, existing, published, settings
 ) -> None:
     """A real connection failure: the database connection is pointed at a closed port."""
     settings.SDK_KEY = "sk_test_full_access"  # so authentication itself needs no database
@@ -412,8 +412,6 @@ def test_database_unavailable_gives_503_and_list_keeps_serving(
     saved = dict(connection.settings_dict)
     connection.close()
     connection.settings_dict.update(HOST="127.0.0.1", PORT=str(_closed_port()))
-    if connection.vendor == "sqlite":
-        connection.settings_dict["NAME"] = "/nonexistent-dir/sidekick.sqlite3"
     try:
         assert_error_shape(patch(client, "dark_mode", {"is_enabled": False}), 503)
         assert_error_shape(post(client, {"key": "new_one"}), 503)
