@@ -8,6 +8,10 @@
  * only to store a pointer, move a few slots or swap a grown table in. Readers hold the read lock
  * for one whole evaluation, so a record they are reading is never freed under them.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* for sched_yield in rwlock.h; strict C11 hides it */
+#endif
+
 #include <stdlib.h>
 #include <string.h>
 
