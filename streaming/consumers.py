@@ -12,7 +12,10 @@ the process's one group subscription, so a delta costs one Redis message per ins
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,7 +23,7 @@ from asgiref.sync import sync_to_async
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from streaming.flag_store import encode_json, process_flag_store
 from streaming.hub import StreamSubscriber, update_hub
@@ -64,17 +67,84 @@ def cors_headers(scope: dict[str, Any]) -> Headers:
     return []
 
 
+class VerifiedKeys:
+    """Keys that recently opened a stream, so reconnect storms do not each cost a database read.
+
+    Every SDK reconnects at once after a deploy or a network blip; without this each of them is
+    a key lookup (and, with CONN_MAX_AGE=0, a new database connection). A key verified less than
+    FRESH_SECONDS ago is accepted again without asking the database, so a revoked key can open
+    new streams for at most that long. While the database is unreachable, a key verified less
+    than STALE_SECONDS ago is still accepted: streams keep serving through the outage.
+    """
+
+    FRESH_SECONDS = 10.0
+    STALE_SECONDS = 600.0
+    MAX_ENTRIES = 100_000
+
+    def __init__(self) -> None:
+        self._entries: dict[bytes, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def fingerprint(kind: str, raw_key: str) -> bytes:
+        return hashlib.sha256(f"{kind}:{raw_key}".encode()).digest()
+
+    def get(self, fingerprint: bytes, max_age: float) -> tuple[bool, Any]:
+        entry = self._entries.get(fingerprint)
+        if entry is None or time.monotonic() - entry[0] > max_age:
+            return False, None
+        return True, entry[1]
+
+    def remember(self, fingerprint: bytes, principal: Any) -> None:
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[fingerprint] = (time.monotonic(), principal)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+verified_keys = VerifiedKeys()
+
+
 def authenticate_stream(scope: dict[str, Any]) -> Any:
-    """The principal opening the stream: any role by Bearer header, a client key by `?sdk_key=`.
+    """The principal opening the stream, through the recently-verified keys when possible."""
+    authorization = _header(scope, b"authorization")
+    query = parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1"))
+    query_key = query["sdk_key"][0] if query.get("sdk_key") else None
+    if authorization is not None:
+        fingerprint = VerifiedKeys.fingerprint("header", authorization)
+    elif query_key:
+        fingerprint = VerifiedKeys.fingerprint("query", query_key)
+    else:
+        fingerprint = None
+    if fingerprint is not None:
+        known, principal = verified_keys.get(fingerprint, VerifiedKeys.FRESH_SECONDS)
+        if known:
+            return principal
+    try:
+        principal = check_stream_credentials(authorization, query_key)
+    except DatabaseError:
+        if fingerprint is not None:
+            known, principal = verified_keys.get(fingerprint, VerifiedKeys.STALE_SECONDS)
+            if known:
+                return principal
+        raise
+    if fingerprint is not None:
+        verified_keys.remember(fingerprint, principal)
+    return principal
+
+
+def check_stream_credentials(authorization: str | None, query_key: str | None) -> Any:
+    """Any role by Bearer header, a client key by `?sdk_key=`; asks the database.
 
     Raises AuthError(401) for missing or wrong credentials and AuthError(403) for a valid key that
     may not be used this way.
     """
     from flags import api_keys
 
-    authorization = _header(scope, b"authorization")
-    query = parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1"))
-    query_key = query["sdk_key"][0] if query.get("sdk_key") else None
     close_old_connections()
     try:
         if authorization is not None:
@@ -118,7 +188,8 @@ class StreamConsumer(AsyncConsumer):
             await self._error(405, "Method not allowed.", [(b"allow", b"GET, OPTIONS")])
             return
         try:
-            await sync_to_async(authenticate_stream)(self.scope)
+            # Off the shared sync thread: a burst of reconnects checks keys in parallel.
+            await sync_to_async(authenticate_stream, thread_sensitive=False)(self.scope)
         except AuthError as error:
             extra: Headers = [(b"www-authenticate", b"Bearer")] if error.status == 401 else []
             await self._error(error.status, error.detail, extra)
@@ -130,7 +201,7 @@ class StreamConsumer(AsyncConsumer):
             return
         hub = update_hub()
         await hub.ensure_started()
-        self.subscriber = hub.subscribe(self._send_chunk)
+        self.subscriber = hub.subscribe(self.base_send)
         snapshot = process_flag_store().encoded_snapshot()
         await self.send(
             {
@@ -140,9 +211,6 @@ class StreamConsumer(AsyncConsumer):
             }
         )
         await self.subscriber.open(snapshot)
-
-    async def _send_chunk(self, chunk: bytes) -> None:
-        await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
 
     async def http_disconnect(self, message: dict[str, Any]) -> None:
         if self.subscriber is not None:

@@ -47,7 +47,12 @@ PROBE_SECONDS = 1.0
 PROBE_TIMEOUT_SECONDS = 2.0
 KEEPALIVE_CHUNK = b": keep-alive\n\n"
 
-SendChunk = Callable[[bytes], Awaitable[None]]
+# The ASGI `send` of an open response.
+AsgiSend = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def body_message(chunk: bytes) -> dict[str, Any]:
+    return {"type": "http.response.body", "body": chunk, "more_body": True}
 
 
 def change_message(event: ChangeEvent) -> dict[str, Any]:
@@ -60,27 +65,31 @@ def update_chunk(event: ChangeEvent) -> bytes:
 
 
 class StreamSubscriber:
-    """One open SSE response. Chunks that arrive before its snapshot is out wait in `pending`."""
+    """One open SSE response. Messages that arrive before its snapshot is out wait in `pending`.
+
+    `send` is the connection's raw ASGI send: the fan-out is the hot loop (one call per stream
+    per change), so it skips the consumer's wrappers.
+    """
 
     __slots__ = ("pending", "send")
 
-    def __init__(self, send: SendChunk) -> None:
+    def __init__(self, send: AsgiSend) -> None:
         self.send = send
-        self.pending: list[bytes] | None = []
+        self.pending: list[dict[str, Any]] | None = []
 
-    async def deliver(self, chunk: bytes) -> None:
+    async def deliver(self, message: dict[str, Any]) -> None:
         if self.pending is not None:
-            self.pending.append(chunk)
+            self.pending.append(message)
             return
         try:
-            await self.send(chunk)
+            await self.send(message)
         except Exception:
             # A connection that broke mid-write is unsubscribed by its disconnect message.
             logger.debug("write to a closing stream failed", exc_info=True)
 
     async def open(self, snapshot: bytes) -> None:
         """Writes the snapshot, then whatever arrived meanwhile, then delivers live."""
-        await self.send(snapshot)
+        await self.send(body_message(snapshot))
         assert self.pending is not None
         while self.pending:
             await self.send(self.pending.pop(0))
@@ -165,7 +174,7 @@ class UpdateHub:
 
     # Subscribers ----------------------------------------------------------------------------
 
-    def subscribe(self, send: SendChunk) -> StreamSubscriber:
+    def subscribe(self, send: AsgiSend) -> StreamSubscriber:
         """Registers a stream before it reads the snapshot; deliveries queue until `open`."""
         subscriber = StreamSubscriber(send)
         self.subscribers.add(subscriber)
@@ -177,6 +186,7 @@ class UpdateHub:
     # Fan-out --------------------------------------------------------------------------------
 
     def _emit(self, chunk: bytes) -> None:
+        """Queues encoded bytes for every local stream (on the hub's loop)."""
         assert self._outbox is not None
         self._outbox.put_nowait(chunk)
 
@@ -200,16 +210,19 @@ class UpdateHub:
         assert self._outbox is not None
         while True:
             chunk = await self._outbox.get()
+            # One message dict shared by every stream: the server only reads it.
+            message = body_message(chunk)
             # A copy: streams that open or close during the awaits do not disturb the walk.
             for subscriber in list(self.subscribers):
-                await subscriber.deliver(chunk)
+                await subscriber.deliver(message)
 
     async def _keepalive_loop(self) -> None:
         period = float(settings.SIDEKICK_KEEPALIVE_SECONDS)
         while True:
             await asyncio.sleep(period)
+            message = body_message(KEEPALIVE_CHUNK)
             for subscriber in list(self.subscribers):
-                await subscriber.deliver(KEEPALIVE_CHUNK)
+                await subscriber.deliver(message)
 
     # The channel layer ----------------------------------------------------------------------
 

@@ -102,6 +102,9 @@ def test_writes_get_503_while_streams_and_reads_keep_serving_without_postgres(ma
             keepalives = stream.lines.count(": keep-alive")
             stream.wait_for(lambda rec: rec.lines.count(": keep-alive") > keepalives + 1)
             assert sdk.connected and sdk.is_enabled("kept", "u")
+            # A key verified before the outage can still open a new stream.
+            with StreamRecorder(server.url, bearer=group.server_key) as late:
+                late.wait_for(StreamRecorder.ready)
 
             proxy.restore()
             wait_until(

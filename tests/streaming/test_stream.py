@@ -17,7 +17,7 @@ from channels.testing import ApplicationCommunicator
 from flags.models import Flag
 from flags.services import flag_delete, flag_upsert
 from streaming import flag_store, hub
-from streaming.consumers import StreamConsumer
+from streaming.consumers import StreamConsumer, verified_keys
 from streaming.flag_store import ProcessFlagStore, process_flag_store
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
@@ -31,9 +31,11 @@ def fresh_process_state(settings):
     settings.SIDEKICK_KEEPALIVE_SECONDS = 0.2
     flag_store.reset_process_flag_store()
     hub.reset_update_hub()
+    verified_keys.clear()
     yield
     flag_store.reset_process_flag_store()
     hub.reset_update_hub()
+    verified_keys.clear()
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:

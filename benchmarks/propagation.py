@@ -1,0 +1,250 @@
+"""Measures how fast a flag change reaches N connected SSE clients, on one instance and on two.
+
+Starts real daphne servers (PostgreSQL database, a private Redis for the two-instance runs), makes
+FLAGS flags, opens N streams from one asyncio process (raw sockets), then times every write from
+the moment its request is sent to the moment each client reads the event. Prints, per scenario:
+bootstrap time of all N streams, latency percentiles, missed updates, and the server's RSS per
+idle stream.
+
+    .venv/bin/python -m benchmarks.propagation     # 1,000 and 5,000 clients, 1 and 2 instances
+    .venv/bin/python -m benchmarks.propagation --clients 1000 --instances 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from tests.e2e.faults import PrivateRedis  # noqa: E402
+from tests.e2e.server import ServerGroup, SidekickServer  # noqa: E402
+
+MARKER = b'"description":"bench-'
+CONNECT_CONCURRENCY = 100  # daphne's listen backlog is small; bursts beyond it stall in SYN retries
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+@dataclass
+class StreamClient:
+    """One raw SSE connection; records when each benchmark write's event arrived."""
+
+    host: str
+    port: int
+    key: str
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    received: dict[int, float] = field(default_factory=dict)
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+    task: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(
+            f"GET /stream HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Authorization: Bearer {self.key}\r\nAccept: text/event-stream\r\n\r\n".encode()
+        )
+        self.task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        assert self.reader is not None
+        tail = b""
+        while True:
+            chunk = await self.reader.read(65536)
+            if not chunk:
+                return
+            now = time.perf_counter()
+            data = tail + chunk
+            if not self.ready.is_set() and b"event: ready" in data:
+                self.ready.set()
+                data = data[data.index(b"event: ready") :]
+            start = 0
+            while (found := data.find(MARKER, start)) != -1:
+                end = data.find(b'"', found + len(MARKER))
+                if end == -1:
+                    break
+                self.received.setdefault(int(data[found + len(MARKER) : end]), now)
+                start = end
+            tail = data[-200:]
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def make_flags(server: SidekickServer, key: str, count: int) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    semaphore = asyncio.Semaphore(8)
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as client:
+
+        async def create(index: int) -> None:
+            body = {
+                "key": f"flag_{index:05d}",
+                "is_enabled": True,
+                "rollout_percentage": index % 101,
+                "description": f"benchmark flag {index}",
+                "rules": [
+                    {"attribute": "email", "operator": "EndsWith", "values": ["@example.com"]}
+                ],
+            }
+            async with semaphore:
+                response = await client.post("/api/flags", json=body)
+                response.raise_for_status()
+
+        await asyncio.gather(*(create(i) for i in range(count)))
+
+
+async def run_scenario(
+    group: ServerGroup, servers: list[SidekickServer], clients_total: int, writes: int
+) -> dict[str, object]:
+    key = group.server_key or group.admin_key
+    for server in servers:
+        assert server.pid is not None
+    baseline = {server.port: rss_kib(server.pid or 0) for server in servers}
+    clients = [
+        StreamClient("127.0.0.1", servers[i % len(servers)].port, key) for i in range(clients_total)
+    ]
+    semaphore = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def bootstrap(client: StreamClient) -> None:
+        async with semaphore:
+            await client.connect()
+            await asyncio.wait_for(client.ready.wait(), 120)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(bootstrap(c) for c in clients))
+    bootstrap_seconds = time.perf_counter() - started
+
+    await asyncio.sleep(2.0)  # let buffers drain and the servers settle before measuring RSS
+    rss_per_stream = (
+        sum(rss_kib(server.pid or 0) - baseline[server.port] for server in servers) / clients_total
+    )
+
+    sent: dict[int, float] = {}
+    request_ms: list[float] = []
+    async with httpx.AsyncClient(
+        base_url=servers[0].url,
+        headers={"Authorization": f"Bearer {group.admin_key}"},
+        timeout=30,
+    ) as admin:
+        for index in range(writes):
+            flag = f"flag_{index % 50:05d}"
+            sent[index] = time.perf_counter()
+            response = await admin.patch(
+                f"/api/flags/{flag}", json={"description": f"bench-{index}"}
+            )
+            response.raise_for_status()
+            request_ms.append((time.perf_counter() - sent[index]) * 1000)
+            await asyncio.sleep(0.2)
+
+    deadline = time.perf_counter() + 15
+    while time.perf_counter() < deadline:
+        if all(len(c.received) >= writes for c in clients):
+            break
+        await asyncio.sleep(0.1)
+    latencies = [
+        (arrived - sent[index]) * 1000
+        for client in clients
+        for index, arrived in client.received.items()
+        if index in sent
+    ]
+    missed = clients_total * writes - len(latencies)
+    for client in clients:
+        client.close()
+    await asyncio.sleep(0.5)
+    return {
+        "clients": clients_total,
+        "instances": len(servers),
+        "writes": writes,
+        "bootstrap_all_s": round(bootstrap_seconds, 2),
+        "write_request_p50_ms": round(percentile(request_ms, 0.5), 1),
+        "min_ms": round(min(latencies), 1),
+        "p50_ms": round(percentile(latencies, 0.50), 1),
+        "p90_ms": round(percentile(latencies, 0.90), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+        "max_ms": round(max(latencies), 1),
+        "mean_ms": round(statistics.fmean(latencies), 1),
+        "missed": missed,
+        "rss_per_idle_stream_kib": round(rss_per_stream, 1),
+    }
+
+
+async def benchmark(args: argparse.Namespace) -> list[dict[str, object]]:
+    results = []
+    for instances in args.instances:
+        redis = PrivateRedis() if instances > 1 else None
+        if redis is not None:
+            redis.start()
+        group = ServerGroup(
+            redis_url=redis.url if redis else None,
+            keepalive_seconds=15.0,
+            extra_env={"SIDEKICK_LOG_LEVEL": "WARNING"},
+        )
+        try:
+            servers = [group.add_server() for _ in range(instances)]
+            await make_flags(servers[0], group.admin_key, args.flags)
+            for clients in args.clients:
+                result = await run_scenario(group, servers, clients, args.writes)
+                result["flags"] = args.flags
+                print(json.dumps(result), flush=True)
+                results.append(result)
+        finally:
+            import shutil as _sh
+            for _s in group.servers: _sh.copy(_s.log_path, "/tmp/stream-dev/daphne.log")
+            group.close()
+            if redis is not None:
+                redis.close()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--instances", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--flags", type=int, default=1000)
+    parser.add_argument("--writes", type=int, default=50)
+    args = parser.parse_args(argv)
+    # Thousands of sockets in this process and in the servers it starts (they inherit it).
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    results = asyncio.run(benchmark(args))
+    print()
+    print(
+        "| instances | clients | bootstrap all | p50 | p90 | p99 | max | missed | RSS/idle stream |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['instances']} | {r['clients']} | {r['bootstrap_all_s']} s | {r['p50_ms']} ms "
+            f"| {r['p90_ms']} ms | {r['p99_ms']} ms | {r['max_ms']} ms | {r['missed']} "
+            f"| {r['rss_per_idle_stream_kib']} KiB |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
