@@ -38,6 +38,9 @@ $(C_BUILD)/test_nomem: evalcore/tests/test_nomem.c evalcore/tests/alloc_fault.c 
 $(C_BUILD)/test_threads_gcc: evalcore/tests/test_threads.c $(C_SRC) $(C_HDR) $(C_TEST_HDR) | $(C_BUILD)
 	gcc $(C_STD_FLAGS) $(C_SAN_FLAGS) -pthread $(C_SRC) $< -o $@
 
+$(C_BUILD)/test_threads_clang: evalcore/tests/test_threads.c $(C_SRC) $(C_HDR) $(C_TEST_HDR) | $(C_BUILD)
+	clang $(C_STD_FLAGS) -O2 -g -pthread $(C_SRC) $< -o $@
+
 $(C_BUILD)/test_threads_tsan: evalcore/tests/test_threads.c $(C_SRC) $(C_HDR) $(C_TEST_HDR) | $(C_BUILD)
 	clang $(C_STD_FLAGS) -g -O1 -fsanitize=thread -pthread $(C_SRC) $< -o $@
 
@@ -52,7 +55,8 @@ $(C_BUILD)/header-cxx.stamp: evalcore/include/sidekick.h | $(C_BUILD)
 	clang++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -x c++ $<
 	@touch $@
 
-C_TEST_BINARIES := $(addprefix $(C_BUILD)/,test_core_gcc test_core_clang test_threads_gcc test_threads_tsan)
+C_TEST_BINARIES := $(addprefix $(C_BUILD)/,test_core_gcc test_core_clang test_threads_gcc test_threads_clang \
+	test_threads_tsan)
 ifneq ($(wildcard evalcore/tests/test_nomem.c),)
 C_TEST_BINARIES += $(C_BUILD)/test_nomem
 endif

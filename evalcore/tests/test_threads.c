@@ -7,7 +7,10 @@
  * half-written record, a freed one, or a table being rebuilt would break that link, miss one of
  * the flags that never change, or see versions go backwards.
  */
+#define _POSIX_C_SOURCE 200809L /* sched_yield */
+
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,11 +18,16 @@
 #include "harness.h"
 #include "sidekick.h"
 
-enum { READERS = 3, WRITES = 20000, STABLE_FLAGS = 64 };
+/* The writer makes at least MIN_WRITES writes and goes on until every reader has evaluated
+ * MIN_READS times while it was writing, so reads and writes really overlap however the threads
+ * get scheduled; MAX_WRITES bounds the test if a reader is stuck (which then fails it). */
+enum { READERS = 3, MIN_WRITES = 20000, MAX_WRITES = 5000000, MIN_READS = 2000, STABLE_FLAGS = 64 };
 
 typedef struct shared {
   sk_store *store;
+  atomic_int readers_started;
   atomic_bool writer_done;
+  atomic_long progress[READERS]; /* evaluations per reader so far */
 } shared;
 
 typedef struct reader_result {
@@ -33,6 +41,7 @@ typedef struct reader_result {
 
 typedef struct reader_args {
   shared *shared;
+  int index;
   reader_result result;
 } reader_args;
 
@@ -61,12 +70,15 @@ static void *reader(void *opaque) {
   char key[32];
   int stable = 0;
   bool done = false;
+  atomic_fetch_add(&args->shared->readers_started, 1);
   while (!done) {
     /* Read the flag once more after the writer finished, so the last state is checked too. */
     done = atomic_load(&args->shared->writer_done);
     sk_evaluation e;
     sk_store_evaluate(args->shared->store, "flip", 4, "user", 4, &email, 1, &e);
     r->evaluations++;
+    atomic_store_explicit(&args->shared->progress[args->index], r->evaluations,
+                          memory_order_relaxed);
     if (e.reason == SK_REASON_FLAG_NOT_FOUND) {
       r->missing++;
       continue;
@@ -90,7 +102,8 @@ static void *reader(void *opaque) {
 }
 
 static void test_readers_never_see_torn_flags(void) {
-  shared s = {sk_store_new(SK_STORE_CONCURRENT), false};
+  static shared s; /* zeroed: counters start at 0, writer_done false */
+  s.store = sk_store_new(SK_STORE_CONCURRENT);
   CHECK(s.store != NULL);
   char key[32];
   for (int i = 0; i < STABLE_FLAGS; i++) {
@@ -106,12 +119,21 @@ static void test_readers_never_see_torn_flags(void) {
   for (int i = 0; i < READERS; i++) {
     memset(&args[i], 0, sizeof args[i]);
     args[i].shared = &s;
+    args[i].index = i;
     CHECK_EQ(pthread_create(&threads[i], NULL, reader, &args[i]), 0);
+  }
+  while (atomic_load(&s.readers_started) < READERS) {
+    sched_yield();
+  }
+  long start_progress[READERS];
+  for (int i = 0; i < READERS; i++) {
+    start_progress[i] = atomic_load(&s.progress[i]);
   }
 
   /* The writer: new versions of "flip", plus churn that grows the table and shifts probe runs. */
   int extra = 0;
-  for (uint64_t version = 2; version <= WRITES; version++) {
+  uint64_t version = 2;
+  for (;; version++) {
     CHECK_EQ(sk_store_upsert(s.store, flip_version(version)), SK_OK);
     CHECK_EQ(sk_store_upsert(s.store, flip_version(version - 1)), SK_IGNORED_STALE);
     if (version % 16 == 0) {
@@ -126,20 +148,35 @@ static void test_readers_never_see_torn_flags(void) {
         sk_store_remove(s.store, key, (size_t)n, 0);
       }
     }
+    bool readers_caught_up = true;
+    for (int i = 0; i < READERS; i++) {
+      readers_caught_up &= atomic_load(&s.progress[i]) - start_progress[i] >= MIN_READS;
+    }
+    if ((version >= MIN_WRITES && readers_caught_up) || version >= MAX_WRITES) {
+      break;
+    }
   }
   atomic_store(&s.writer_done, true);
 
   long evaluations = 0;
+  long saw_even = 0;
+  long saw_odd = 0;
   for (int i = 0; i < READERS; i++) {
     CHECK_EQ(pthread_join(threads[i], NULL), 0);
     const reader_result *r = &args[i].result;
     CHECK_EQ(r->inconsistent, 0);
     CHECK_EQ(r->missing, 0);
     CHECK_EQ(r->went_backwards, 0);
+    CHECK(r->evaluations - start_progress[i] >= MIN_READS);
     evaluations += r->evaluations;
+    saw_even += r->saw_even;
+    saw_odd += r->saw_odd;
   }
   CHECK(evaluations > 0);
-  CHECK_EQ(sk_store_version(s.store, "flip", 4), WRITES);
+  CHECK(saw_even > 0 && saw_odd > 0); /* the readers really watched the flag change */
+  CHECK_EQ(sk_store_version(s.store, "flip", 4), version);
+  printf("threads: %d readers, %ld evaluations, %llu writes\n", READERS, evaluations,
+         (unsigned long long)version);
   sk_store_free(s.store);
 }
 
