@@ -1,4 +1,5 @@
-# cython: language_level=3, freethreading_compatible=False
+# cython: language_level=3, binding=False
+# (binding=False: plain method descriptors, CPython's cheapest call path for the hot method.)
 """The compiled evaluation core: Cython over the C core in src/, through sidekick.h only.
 
 Thread safety: every store is created SK_STORE_SINGLE_THREADED because the GIL already

@@ -14,6 +14,8 @@ from typing import Any, NamedTuple
 
 import mmh3
 
+_hash = mmh3.hash
+
 __all__ = [
     "IMPLEMENTATION",
     "Evaluation",
@@ -54,6 +56,7 @@ class ParsedRule(NamedTuple):
     attribute_utf8: bytes
     operator: int  # index into OPERATORS, the same numbering as sk_operator
     values: tuple[bytes, ...]
+    value_set: frozenset[bytes]  # for Equals / NotEquals in the twin: one hash lookup
 
 
 class ParsedFlag(NamedTuple):
@@ -112,7 +115,11 @@ def _parse_rules(raw: object, key: str) -> tuple[ParsedRule, ...]:
                 message = f"must be a string, got {_type_name(value)}"
                 raise _fail(f"{path}.values[{value_index}]", message, key)
         encoded = tuple(utf8(value) for value in values)
-        rules.append(ParsedRule(attribute, utf8(attribute), OPERATORS.index(operator), encoded))
+        rules.append(
+            ParsedRule(
+                attribute, utf8(attribute), OPERATORS.index(operator), encoded, frozenset(encoded)
+            )
+        )
     return tuple(rules)
 
 
@@ -166,11 +173,27 @@ def murmur3_32(data: bytes | bytearray | memoryview | str, seed: int = 0) -> int
     return int(mmh3.hash(payload, seed, signed=False))
 
 
+def _bucket(flag_key: str, user_key: str) -> int:
+    joined = f"{flag_key}:{user_key}"
+    # mmh3 hashes an ASCII str as is (its UTF-8); anything else is encoded here, because mmh3
+    # crashes the interpreter on a str holding lone surrogates.
+    return int(_hash(joined if joined.isascii() else utf8(joined), 0, False)) % 100
+
+
 def bucket(flag_key: str, user_key: str) -> int:
     """The user's rollout bucket (0..99) for the flag."""
+    _require_str(flag_key, user_key)
+    return _bucket(flag_key, user_key)
+
+
+def _require_str(flag_key: object, user_key: object) -> None:
     if not isinstance(flag_key, str) or not isinstance(user_key, str):
         raise TypeError("flag_key and user_key must be str")
-    return int(mmh3.hash(utf8(f"{flag_key}:{user_key}"), 0, signed=False)) % 100
+
+
+def _require_mapping(attributes: object) -> None:
+    if not isinstance(attributes, dict | Mapping):
+        raise TypeError(f"attributes must be a mapping or None, got {_type_name(attributes)}")
 
 
 def attribute_text(value: object) -> bytes | None:
@@ -194,9 +217,9 @@ def attribute_text(value: object) -> bytes | None:
 def _rule_matches(rule: ParsedRule, text: bytes) -> bool:
     operator = rule.operator
     if operator == EQUALS:
-        return text in rule.values
+        return text in rule.value_set
     if operator == NOT_EQUALS:
-        return text not in rule.values
+        return text not in rule.value_set
     if operator == CONTAINS:
         return any(value in text for value in rule.values)
     if operator == STARTS_WITH:
@@ -204,6 +227,19 @@ def _rule_matches(rule: ParsedRule, text: bytes) -> bool:
     return text.endswith(rule.values)
 
 
+def _first_matching_rule(rules: tuple[ParsedRule, ...], attributes: Mapping[Any, Any]) -> int:
+    """Index of the first rule that matches, or -1. Attributes are looked up by name."""
+    for index, rule in enumerate(rules):
+        value = attributes.get(rule.attribute, _ABSENT)
+        if value is _ABSENT:
+            continue
+        text = attribute_text(value)
+        if text is not None and _rule_matches(rule, text):
+            return index
+    return -1
+
+
+_ABSENT = object()
 _NOT_FOUND = Evaluation(False, "FLAG_NOT_FOUND", None, None, None)
 
 
@@ -275,36 +311,42 @@ class FlagStore:
 
         Raises TypeError only for a non-str key or attributes that are not a mapping.
         """
-        return self.evaluate(flag_key, user_key, attributes).enabled
+        if attributes is not None and type(attributes) is not dict:
+            _require_mapping(attributes)
+        flag = self._flags.get(flag_key)
+        if flag is None or type(user_key) is not str:
+            _require_str(flag_key, user_key)
+            if flag is None:
+                return False
+        if not flag.enabled:
+            return False
+        if flag.rules and attributes and _first_matching_rule(flag.rules, attributes) >= 0:
+            return True
+        rollout = flag.rollout
+        if rollout < 0 or rollout >= 100:
+            return True
+        return rollout > 0 and _bucket(flag_key, user_key) < rollout
 
     def evaluate(
         self, flag_key: str, user_key: str, attributes: Mapping[Any, Any] | None = None
     ) -> Evaluation:
         """As is_enabled, with the reason, matching rule, bucket and version."""
-        if not isinstance(flag_key, str) or not isinstance(user_key, str):
-            raise TypeError("flag_key and user_key must be str")
-        if attributes is not None and not isinstance(attributes, Mapping):
-            raise TypeError(f"attributes must be a mapping or None, got {_type_name(attributes)}")
+        _require_str(flag_key, user_key)
+        if attributes is not None:
+            _require_mapping(attributes)
         flag = self._flags.get(flag_key)
         if flag is None:
             return _NOT_FOUND
         if not flag.enabled:
             return Evaluation(False, "OFF", None, None, flag.version)
         if flag.rules and attributes:
-            texts: dict[str, bytes] = {}
-            for name, value in attributes.items():
-                if isinstance(name, str) and name not in texts:
-                    text = attribute_text(value)
-                    if text is not None:
-                        texts[name] = text
-            for index, rule in enumerate(flag.rules):
-                text = texts.get(rule.attribute)
-                if text is not None and _rule_matches(rule, text):
-                    return Evaluation(True, "RULE_MATCH", index, None, flag.version)
+            index = _first_matching_rule(flag.rules, attributes)
+            if index >= 0:
+                return Evaluation(True, "RULE_MATCH", index, None, flag.version)
         rollout = flag.rollout
         if rollout == _ROLLOUT_NULL or rollout >= 100:
             return Evaluation(True, "ROLLOUT", None, None, flag.version)
         if rollout == 0:
             return Evaluation(False, "ROLLOUT", None, None, flag.version)
-        user_bucket = bucket(flag_key, user_key)
+        user_bucket = _bucket(flag_key, user_key)
         return Evaluation(user_bucket < rollout, "ROLLOUT", None, user_bucket, flag.version)
