@@ -303,8 +303,12 @@ public:
                               size_t count) -> jsi::Value {
                         std::string key = stringArgument(rt, args, count, 0, "key");
                         uint64_t version = 0;
-                        if (count > 1 && args[1].isNumber() && isIntegral(args[1].getNumber()) &&
-                            args[1].getNumber() > 0) {
+                        if (count > 1 && !args[1].isUndefined()) {
+                          // A bad version must not turn into an unconditional delete.
+                          if (!args[1].isNumber() || !isIntegral(args[1].getNumber()) ||
+                              args[1].getNumber() < 0) {
+                            throw jsi::JSError(rt, "version: must be a non-negative integer");
+                          }
                           version = static_cast<uint64_t>(args[1].getNumber());
                         }
                         int32_t status =

@@ -178,44 +178,44 @@ DynamicLibrary openSidekickLibrary() {
 
 /// The C functions of sidekick.h, looked up once.
 final class SidekickBindings {
-  SidekickBindings(DynamicLibrary library)
-      : abiVersion = library.lookupFunction<_SkAbiVersionNative, _SkAbiVersionDart>(
+  SidekickBindings(DynamicLibrary dylib)
+      : abiVersion = dylib.lookupFunction<_SkAbiVersionNative, _SkAbiVersionDart>(
             'sk_abi_version'),
         statusName =
-            library.lookupFunction<_SkStatusNameNative, _SkStatusNameDart>('sk_status_name'),
+            dylib.lookupFunction<_SkStatusNameNative, _SkStatusNameDart>('sk_status_name'),
         reasonName =
-            library.lookupFunction<_SkReasonNameNative, _SkReasonNameDart>('sk_reason_name'),
-        operatorParse = library.lookupFunction<_SkOperatorParseNative, _SkOperatorParseDart>(
+            dylib.lookupFunction<_SkReasonNameNative, _SkReasonNameDart>('sk_reason_name'),
+        operatorParse = dylib.lookupFunction<_SkOperatorParseNative, _SkOperatorParseDart>(
             'sk_operator_parse'),
-        murmur3_32 =
-            library.lookupFunction<_SkMurmur332Native, _SkMurmur332Dart>('sk_murmur3_32'),
-        bucket = library.lookupFunction<_SkBucketNative, _SkBucketDart>('sk_bucket'),
-        flagNew = library.lookupFunction<_SkFlagNewNative, _SkFlagNewDart>('sk_flag_new'),
+        murmurHash3 =
+            dylib.lookupFunction<_SkMurmur332Native, _SkMurmur332Dart>('sk_murmur3_32'),
+        bucket = dylib.lookupFunction<_SkBucketNative, _SkBucketDart>('sk_bucket'),
+        flagNew = dylib.lookupFunction<_SkFlagNewNative, _SkFlagNewDart>('sk_flag_new'),
         flagAddRule =
-            library.lookupFunction<_SkFlagAddRuleNative, _SkFlagAddRuleDart>('sk_flag_add_rule'),
-        flagAddValue = library.lookupFunction<_SkFlagAddValueNative, _SkFlagAddValueDart>(
+            dylib.lookupFunction<_SkFlagAddRuleNative, _SkFlagAddRuleDart>('sk_flag_add_rule'),
+        flagAddValue = dylib.lookupFunction<_SkFlagAddValueNative, _SkFlagAddValueDart>(
             'sk_flag_add_value'),
-        flagFree = library.lookupFunction<_SkFlagFreeNative, _SkFlagFreeDart>('sk_flag_free'),
-        storeNew = library.lookupFunction<_SkStoreNewNative, _SkStoreNewDart>('sk_store_new'),
-        storeFree = library.lookupFunction<_SkStoreFreeNative, _SkStoreFreeDart>('sk_store_free'),
+        flagFree = dylib.lookupFunction<_SkFlagFreeNative, _SkFlagFreeDart>('sk_flag_free'),
+        storeNew = dylib.lookupFunction<_SkStoreNewNative, _SkStoreNewDart>('sk_store_new'),
+        storeFree = dylib.lookupFunction<_SkStoreFreeNative, _SkStoreFreeDart>('sk_store_free'),
         storeFreePointer =
-            library.lookup<NativeFunction<_SkStoreFreeNative>>('sk_store_free'),
+            dylib.lookup<NativeFunction<_SkStoreFreeNative>>('sk_store_free'),
         storeUpsert =
-            library.lookupFunction<_SkStoreUpsertNative, _SkStoreUpsertDart>('sk_store_upsert'),
+            dylib.lookupFunction<_SkStoreUpsertNative, _SkStoreUpsertDart>('sk_store_upsert'),
         storeRemove =
-            library.lookupFunction<_SkStoreRemoveNative, _SkStoreRemoveDart>('sk_store_remove'),
+            dylib.lookupFunction<_SkStoreRemoveNative, _SkStoreRemoveDart>('sk_store_remove'),
         storeClear =
-            library.lookupFunction<_SkStoreClearNative, _SkStoreClearDart>('sk_store_clear'),
+            dylib.lookupFunction<_SkStoreClearNative, _SkStoreClearDart>('sk_store_clear'),
         storeCount =
-            library.lookupFunction<_SkStoreCountNative, _SkStoreCountDart>('sk_store_count'),
-        storeVersion = library.lookupFunction<_SkStoreVersionNative, _SkStoreVersionDart>(
+            dylib.lookupFunction<_SkStoreCountNative, _SkStoreCountDart>('sk_store_count'),
+        storeVersion = dylib.lookupFunction<_SkStoreVersionNative, _SkStoreVersionDart>(
             'sk_store_version'),
         // Evaluation neither blocks nor calls back into Dart, so a leaf call skips the
         // safepoint transition on the hot path.
-        storeIsEnabled = library.lookupFunction<_SkStoreIsEnabledNative, _SkStoreIsEnabledDart>(
+        storeIsEnabled = dylib.lookupFunction<_SkStoreIsEnabledNative, _SkStoreIsEnabledDart>(
             'sk_store_is_enabled',
             isLeaf: true),
-        storeEvaluate = library.lookupFunction<_SkStoreEvaluateNative, _SkStoreEvaluateDart>(
+        storeEvaluate = dylib.lookupFunction<_SkStoreEvaluateNative, _SkStoreEvaluateDart>(
             'sk_store_evaluate',
             isLeaf: true);
 
@@ -223,7 +223,7 @@ final class SidekickBindings {
   final _SkStatusNameDart statusName;
   final _SkReasonNameDart reasonName;
   final _SkOperatorParseDart operatorParse;
-  final _SkMurmur332Dart murmur3_32;
+  final _SkMurmur332Dart murmurHash3;
   final _SkBucketDart bucket;
   final _SkFlagNewDart flagNew;
   final _SkFlagAddRuleDart flagAddRule;

@@ -256,10 +256,9 @@ final class SidekickFlutterClient {
           _changes.add(FlagDeleted(key, deleteVersion));
         }
       }
-    } on FormatException catch (error) {
-      // One malformed update must not stop the others; the core changed nothing.
-      _onError(error);
-    } on FlagFormatException catch (error) {
+    } on Object catch (error) {
+      // One malformed update (bad JSON, a flag the core rejects) must not stop the others; the
+      // store changed nothing.
       _onError(error);
     }
   }

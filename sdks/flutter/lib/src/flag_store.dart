@@ -185,6 +185,8 @@ final class FlagStore implements Finalizable {
   /// was removed; a newer stored flag is kept.
   bool delete(String key, {int version = 0}) {
     _checkOpen();
+    // A negative version would wrap to a huge uint64_t and delete unconditionally forever after.
+    RangeError.checkNotNegative(version, 'version');
     final bytes = _utf8(key);
     _scratch.reserve(bytes.length, 0);
     final status = _native.storeRemove(_store, _scratch.put(bytes), bytes.length, version);
