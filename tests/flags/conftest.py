@@ -9,6 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from flags import services
+from flags.models import ApiKey, ChangeRecord, FlagTombstone
 from flags.selectors import flag_list_wire
 from streaming.flag_store import reset_process_flag_store
 
@@ -67,8 +68,6 @@ def server_client(keys: dict[str, str]) -> APIClient:
 
 def stored_state() -> dict[str, Any]:
     """Everything a rejected write must leave unchanged."""
-    from flags.models import ApiKey, ChangeRecord, FlagTombstone
-
     return {
         "flags": flag_list_wire(),
         "changes": list(ChangeRecord.objects.order_by("id").values()),

@@ -7,6 +7,7 @@ import socket
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -427,8 +428,6 @@ def test_database_unavailable_gives_503_and_list_keeps_serving(
 
 
 def test_schema_is_valid_openapi_without_generator_warnings(tmp_path) -> None:
-    from django.core.management import call_command
-
     target = tmp_path / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
     assert "/api/flags/{key}/history" in target.read_text()

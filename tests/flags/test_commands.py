@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from flags import services
@@ -158,8 +159,6 @@ def test_bootstrap_dev_is_idempotent_and_debug_only(settings, tmp_path: Path) ->
     second = run("bootstrap_dev")
     assert second == first
     assert ApiKey.objects.count() == 1
-
-    from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.get(username="admin")
     assert user.is_superuser and user.check_password(stored["password"])

@@ -16,7 +16,7 @@ from flags.api_keys import (
     authenticate_query_key,
     hash_secret,
 )
-from flags.models import ApiKey
+from flags.models import ApiKey, ChangeRecord
 from tests.flags.conftest import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -175,8 +175,6 @@ def test_auth_is_off_only_in_debug_with_no_key(db, settings) -> None:
     assert anonymous.get("/api/flags").status_code == 200
     made = anonymous.post("/api/flags", json.dumps(FLAG), content_type="application/json")
     assert made.status_code == 201
-    from flags.models import ChangeRecord
-
     assert ChangeRecord.objects.get().actor == "anonymous"
 
     key, _ = services.api_key_create(name="first", role="server")
