@@ -16,10 +16,10 @@ import argparse
 import asyncio
 import json
 import resource
+import socket
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -42,53 +42,63 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-@dataclass
 class StreamClient:
-    """One raw SSE connection; records when each benchmark write's event arrived."""
+    """One raw SSE connection read by a loop callback; records when each write's event arrived.
 
-    host: str
-    port: int
-    key: str
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-    received: dict[int, float] = field(default_factory=dict)
-    reader: asyncio.StreamReader | None = None
-    writer: asyncio.StreamWriter | None = None
-    task: asyncio.Task[None] | None = None
+    No StreamReader and no task per connection: with thousands of streams in one process, the
+    measuring client's own per-event overhead would otherwise dominate what it measures.
+    """
+
+    __slots__ = ("host", "key", "port", "ready", "received", "sock", "tail")
+
+    def __init__(self, host: str, port: int, key: str) -> None:
+        self.host, self.port, self.key = host, port, key
+        self.ready = asyncio.Event()
+        self.received: dict[int, float] = {}
+        self.sock: socket.socket | None = None
+        self.tail = b""
 
     async def connect(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        self.writer.write(
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        await loop.sock_connect(sock, (self.host, self.port))
+        await loop.sock_sendall(
+            sock,
             f"GET /stream HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            f"Authorization: Bearer {self.key}\r\nAccept: text/event-stream\r\n\r\n".encode()
+            f"Authorization: Bearer {self.key}\r\nAccept: text/event-stream\r\n\r\n".encode(),
         )
-        self.task = asyncio.ensure_future(self._read())
+        self.sock = sock
+        loop.add_reader(sock.fileno(), self._on_readable)
 
-    async def _read(self) -> None:
-        assert self.reader is not None
-        tail = b""
-        while True:
-            chunk = await self.reader.read(65536)
-            if not chunk:
-                return
-            now = time.perf_counter()
-            data = tail + chunk
-            if not self.ready.is_set() and b"event: ready" in data:
-                self.ready.set()
-                data = data[data.index(b"event: ready") :]
-            start = 0
-            while (found := data.find(MARKER, start)) != -1:
-                end = data.find(b'"', found + len(MARKER))
-                if end == -1:
-                    break
-                self.received.setdefault(int(data[found + len(MARKER) : end]), now)
-                start = end
-            tail = data[-200:]
+    def _on_readable(self) -> None:
+        assert self.sock is not None
+        try:
+            chunk = self.sock.recv(262144)
+        except BlockingIOError:
+            return
+        if not chunk:
+            self.close()
+            return
+        now = time.perf_counter()
+        data = self.tail + chunk
+        if not self.ready.is_set() and b"event: ready" in data:
+            self.ready.set()
+            data = data[data.index(b"event: ready") :]
+        start = 0
+        while (found := data.find(MARKER, start)) != -1:
+            end = data.find(b'"', found + len(MARKER))
+            if end == -1:
+                break
+            self.received.setdefault(int(data[found + len(MARKER) : end]), now)
+            start = end
+        self.tail = data[-200:]
 
     def close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        if self.writer is not None:
-            self.writer.close()
+        if self.sock is not None:
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            self.sock.close()
+            self.sock = None
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -202,7 +212,12 @@ async def benchmark(args: argparse.Namespace) -> list[dict[str, object]]:
         group = ServerGroup(
             redis_url=redis.url if redis else None,
             keepalive_seconds=15.0,
-            extra_env={"SIDEKICK_LOG_LEVEL": "WARNING"},
+            # Persistent database connections, as docs/deploy.md recommends for production.
+            extra_env={
+                "SIDEKICK_LOG_LEVEL": "WARNING",
+                "SIDEKICK_DB_CONN_MAX_AGE": "60",
+                **({"SIDEKICK_CHANNEL_LAYER": args.layer} if args.layer else {}),
+            },
         )
         try:
             servers = [group.add_server() for _ in range(instances)]
@@ -210,11 +225,14 @@ async def benchmark(args: argparse.Namespace) -> list[dict[str, object]]:
             for clients in args.clients:
                 result = await run_scenario(group, servers, clients, args.writes)
                 result["flags"] = args.flags
+                result["layer"] = (args.layer or "pubsub") if instances > 1 else "in-memory"
                 print(json.dumps(result), flush=True)
                 results.append(result)
         finally:
             import shutil as _sh
-            for _s in group.servers: _sh.copy(_s.log_path, "/tmp/stream-dev/daphne.log")
+
+            for _s in group.servers:
+                _sh.copy(_s.log_path, "/tmp/stream-dev/daphne.log")
             group.close()
             if redis is not None:
                 redis.close()
@@ -227,6 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instances", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--flags", type=int, default=1000)
     parser.add_argument("--writes", type=int, default=50)
+    parser.add_argument(
+        "--layer",
+        default=None,
+        help="channel layer class for the Redis runs (default: the settings' pub/sub layer), "
+        "e.g. channels_redis.core.RedisChannelLayer",
+    )
     args = parser.parse_args(argv)
     # Thousands of sockets in this process and in the servers it starts (they inherit it).
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -46,6 +46,7 @@ PROBE_MESSAGE_TYPE = "sidekick.probe"
 PROBE_SECONDS = 1.0
 PROBE_TIMEOUT_SECONDS = 2.0
 KEEPALIVE_CHUNK = b": keep-alive\n\n"
+FAN_OUT_BATCH = 64
 
 # The ASGI `send` of an open response.
 AsgiSend = Callable[[dict[str, Any]], Awaitable[None]]
@@ -213,8 +214,12 @@ class UpdateHub:
             # One message dict shared by every stream: the server only reads it.
             message = body_message(chunk)
             # A copy: streams that open or close during the awaits do not disturb the walk.
-            for subscriber in list(self.subscribers):
+            for index, subscriber in enumerate(list(self.subscribers), 1):
                 await subscriber.deliver(message)
+                if index % FAN_OUT_BATCH == 0:
+                    # The server only queues each write; yielding lets the loop put this batch
+                    # on the wire now instead of after the last stream has been queued.
+                    await asyncio.sleep(0)
 
     async def _keepalive_loop(self) -> None:
         period = float(settings.SIDEKICK_KEEPALIVE_SECONDS)
