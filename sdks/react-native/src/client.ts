@@ -64,7 +64,12 @@ export class SidekickMobileClient {
     };
     this.store = createNativeStore();
     for (const flag of options.bootstrap ?? []) {
-      this.store.upsert(flag);
+      try {
+        this.store.upsert(flag);
+      } catch (error) {
+        // A stale cache with one bad flag must not stop the app; the server's set replaces it.
+        this.options.onError(error instanceof Error ? error : new Error(String(error)));
+      }
     }
   }
 

@@ -65,7 +65,12 @@ final class SidekickFlutterClient {
   })  : _onError = onError ?? _printError,
         _http = httpClient ?? HttpClient() {
     for (final flag in bootstrap) {
-      _store.upsert(flag);
+      try {
+        _store.upsert(flag);
+      } on FlagFormatException catch (error) {
+        // A stale cache with one bad flag must not stop the app; the server's set replaces it.
+        _onError(error);
+      }
     }
   }
 
