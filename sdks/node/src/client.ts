@@ -231,9 +231,18 @@ export class SidekickClient {
       case 'connected':
         this.#staging = new FlagStore();
         return false;
-      case 'update':
-        this.#applyUpdate(JSON.parse(event.data) as UpdateEvent);
+      case 'update': {
+        let update: UpdateEvent;
+        try {
+          update = JSON.parse(event.data) as UpdateEvent;
+        } catch (error) {
+          // One unreadable event must not drop a healthy connection (and loop on reconnects).
+          this.#report(new Error(`unreadable update event: ${(error as Error).message}`));
+          return false;
+        }
+        this.#applyUpdate(update);
         return false;
+      }
       case 'ready':
         this.#promoteStaging();
         this.#readyOnce = true;
@@ -272,9 +281,13 @@ export class SidekickClient {
     this.#staging = null;
     if (this.#options.onChange === undefined) return;
     for (const flag of fresh.flags()) {
-      if (!previous.has(flag.key) || previous.version(flag.key) !== fresh.version(flag.key)) {
-        this.#notify({ type: 'UPSERT', key: flag.key, flag });
-      }
+      const version = fresh.version(flag.key);
+      const changed =
+        !previous.has(flag.key) ||
+        previous.version(flag.key) !== version ||
+        // Unversioned flags (bootstrap files, hand-made stores) can only be compared whole.
+        (version === 0 && JSON.stringify(previous.get(flag.key)) !== JSON.stringify(flag));
+      if (changed) this.#notify({ type: 'UPSERT', key: flag.key, flag });
     }
     for (const flag of previous.flags()) {
       if (!fresh.has(flag.key)) this.#notify({ type: 'DELETE', key: flag.key });
