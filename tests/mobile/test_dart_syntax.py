@@ -1,0 +1,63 @@
+"""The Flutter package parses as Dart and its imports resolve (no Dart SDK installs here).
+
+A tree-sitter Dart grammar stands in for the analyzer: it cannot check types, but it catches a
+syntax error, an unterminated string or a missing brace before anyone reaches a Flutter toolchain.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import tree_sitter
+import tree_sitter_dart
+
+from tests.mobile import abi_check
+
+PACKAGE = abi_check.ROOT / "sdks" / "flutter"
+DART_FILES = sorted((PACKAGE / "lib").rglob("*.dart"))
+PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_dart.language()))
+# package: imports the pubspec declares, plus the SDK's own dart: libraries.
+DECLARED_PACKAGES = {"ffi", "flutter", "sidekick_flutter"}
+
+
+def syntax_errors(source: bytes) -> list[str]:
+    """Every ERROR or MISSING node of the parse, as `line:column text`."""
+    problems: list[str] = []
+    pending = [PARSER.parse(source).root_node]
+    while pending:
+        node = pending.pop()
+        if node.type == "ERROR" or node.is_missing:
+            row, column = node.start_point
+            text = (node.text or b"").decode(errors="replace")[:40]
+            problems.append(f"{row + 1}:{column + 1} {node.type} {text!r}")
+        pending.extend(node.children)
+    return problems
+
+
+def test_the_grammar_rejects_broken_dart() -> None:
+    assert syntax_errors(b"final class A { void f( { }") != []
+    assert syntax_errors(b"final class A { void f() { print('x); } }") != []
+    assert syntax_errors(b"sealed class A {}\nfinal class B extends A { const B(); }") == []
+
+
+def test_the_declared_dependencies_are_the_ones_imported() -> None:
+    pubspec = (PACKAGE / "pubspec.yaml").read_text()
+    assert re.search(r"^name: sidekick_flutter$", pubspec, re.M)
+    for dependency in ("ffi", "flutter"):
+        assert re.search(rf"^  {dependency}:", pubspec, re.M), dependency
+
+
+@pytest.mark.parametrize("path", DART_FILES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_dart_file_parses_and_imports_resolve(path: Path) -> None:
+    source = path.read_bytes()
+    assert syntax_errors(source) == []
+    for target in re.findall(rb"^(?:import|export)\s+'([^']+)'", source, re.M):
+        uri = target.decode()
+        if uri.startswith("dart:"):
+            continue
+        if uri.startswith("package:"):
+            assert uri.split("/")[0].removeprefix("package:") in DECLARED_PACKAGES, uri
+            continue
+        assert (path.parent / uri).is_file(), f"{path.name} imports missing {uri}"
