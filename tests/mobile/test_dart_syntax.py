@@ -61,3 +61,17 @@ def test_dart_file_parses_and_imports_resolve(path: Path) -> None:
             assert uri.split("/")[0].removeprefix("package:") in DECLARED_PACKAGES, uri
             continue
         assert (path.parent / uri).is_file(), f"{path.name} imports missing {uri}"
+
+
+def test_every_binding_the_store_calls_exists() -> None:
+    """A renamed binding field or status constant shows up here, not on a developer's device."""
+    bindings = (PACKAGE / "lib" / "src" / "bindings.dart").read_text()
+    store = (PACKAGE / "lib" / "src" / "flag_store.dart").read_text()
+    fields = set(re.findall(r"^  final \w+ (\w+);", bindings, re.M))
+    fields |= set(re.findall(r"^  final Pointer<[^;]+> (\w+);", bindings, re.M))
+    used = set(re.findall(r"\b_native\.(\w+)", store))
+    assert used, "the store calls no binding"
+    assert used <= fields, used - fields
+    constants = set(re.findall(r"static const int (\w+) =", bindings))
+    statuses = set(re.findall(r"\bSk(?:Status|StoreMode)\.(\w+)", store))
+    assert statuses <= constants, statuses - constants
