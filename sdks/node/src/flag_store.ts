@@ -107,6 +107,8 @@ export class FlagStore {
    */
   upsert(flag: Flag | Record<string, unknown>): boolean {
     const checked = checkFlag(flag);
+    // Copied before the core sees it, so a flag that cannot be copied changes nothing.
+    const stored = cloneFlag(flag as Flag);
     const core = this.#native;
     const fail = (status: number, field: string): never => {
       core.discard();
@@ -133,7 +135,7 @@ export class FlagStore {
     status = core.commit(slot, checked.key, names);
     if (status === SK_OK) {
       const hashesUser = checked.rollout > 0 && checked.rollout < 100;
-      this.#entries.set(checked.key, { slot, names, hashesUser, flag: cloneFlag(flag as Flag) });
+      this.#entries.set(checked.key, { slot, names, hashesUser, flag: stored });
       return true;
     }
     if (existing === undefined) this.#freeSlots.push(slot);
