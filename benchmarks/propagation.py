@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import resource
 import socket
@@ -32,6 +33,7 @@ from tests.e2e.faults import PrivateRedis  # noqa: E402
 from tests.e2e.server import ServerGroup, SidekickServer  # noqa: E402
 
 MARKER = b'"description":"bench-'
+LAYERS = ("channels_redis.pubsub.RedisPubSubChannelLayer", "channels_redis.core.RedisChannelLayer")
 CONNECT_CONCURRENCY = 100  # daphne's listen backlog is small; bursts beyond it stall in SYN retries
 
 
@@ -203,6 +205,72 @@ async def run_scenario(
     }
 
 
+def _layer(path: str, url: str) -> object:
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)(hosts=[url])
+
+
+async def _redis_commands(url: str) -> int:
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url)
+    try:
+        stats = await client.info("commandstats")
+        return sum(int(v["calls"]) for k, v in stats.items() if k.startswith("cmdstat_"))
+    finally:
+        await client.aclose()
+
+
+async def layer_round_trips(path: str, url: str, members: int, sends: int) -> dict[str, object]:
+    """group_send latency to `members` channels and Redis commands per send, for one layer."""
+    sender, receiver = _layer(path, url), _layer(path, url)
+    group = f"bench_{path.rsplit('.', 1)[-1]}_{members}"
+    channels = [await receiver.new_channel() for _ in range(members)]  # type: ignore[attr-defined]
+    for channel in channels:
+        await receiver.group_add(group, channel)  # type: ignore[attr-defined]
+    latencies: list[float] = []
+
+    async def drain(channel: str) -> None:
+        for _ in range(sends):
+            message = await receiver.receive(channel)  # type: ignore[attr-defined]
+            latencies.append((time.perf_counter() - message["sent"]) * 1000)
+
+    readers = [asyncio.ensure_future(drain(channel)) for channel in channels]
+    await asyncio.sleep(0.5)
+    before = await _redis_commands(url)
+    for _ in range(sends):
+        await sender.group_send(group, {"type": "bench", "sent": time.perf_counter()})  # type: ignore[attr-defined]
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(asyncio.gather(*readers), 60)
+    commands = await _redis_commands(url) - before
+    for layer in (sender, receiver):
+        await layer.flush()  # type: ignore[attr-defined]
+    return {
+        "layer": path.rsplit(".", 1)[-1],
+        "group_members": members,
+        "sends": sends,
+        "p50_ms": round(percentile(latencies, 0.5), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+        # Includes the receivers' polling (BZPOPMIN) for the core layer.
+        "redis_commands_per_send": round(commands / sends, 1),
+    }
+
+
+async def compare_layers() -> list[dict[str, object]]:
+    redis = PrivateRedis()
+    redis.start()
+    try:
+        results = []
+        for path in LAYERS:
+            for members in (1, 100):
+                result = await layer_round_trips(path, redis.url, members, 200)
+                print(json.dumps(result), flush=True)
+                results.append(result)
+        return results
+    finally:
+        redis.close()
+
+
 async def benchmark(args: argparse.Namespace) -> list[dict[str, object]]:
     results = []
     for instances in args.instances:
@@ -251,7 +319,15 @@ def main(argv: list[str] | None = None) -> int:
         help="channel layer class for the Redis runs (default: the settings' pub/sub layer), "
         "e.g. channels_redis.core.RedisChannelLayer",
     )
+    parser.add_argument(
+        "--layers-only",
+        action="store_true",
+        help="only compare the Redis channel layers (group_send latency, commands per send)",
+    )
     args = parser.parse_args(argv)
+    if args.layers_only:
+        asyncio.run(compare_layers())
+        return 0
     # Thousands of sockets in this process and in the servers it starts (they inherit it).
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
