@@ -44,6 +44,15 @@ $(C_BUILD)/test_threads_clang: evalcore/tests/test_threads.c $(C_SRC) $(C_HDR) $
 $(C_BUILD)/test_threads_tsan: evalcore/tests/test_threads.c $(C_SRC) $(C_HDR) $(C_TEST_HDR) | $(C_BUILD)
 	clang $(C_STD_FLAGS) -g -O1 -fsanitize=thread -pthread $(C_SRC) $< -o $@
 
+$(C_BUILD)/fuzz_store_gcc: evalcore/tests/fuzz_store.c $(C_SRC) $(C_HDR) $(C_TEST_HDR) | $(C_BUILD)
+	gcc $(C_STD_FLAGS) $(C_SAN_FLAGS) $(C_SRC) $< -o $@
+
+# The same differential fuzzer driven by libFuzzer's coverage feedback (a fixed seed and run
+# count keep it deterministic and a few seconds long; crashing inputs land in build/c/).
+$(C_BUILD)/fuzz_store_libfuzzer: evalcore/tests/fuzz_store.c $(C_SRC) $(C_HDR) $(C_TEST_HDR) | $(C_BUILD)
+	clang $(C_STD_FLAGS) -DSK_LIBFUZZER -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all $(C_SRC) $< -o $@
+
 # The browser build's flags: the sources must compile for wasm32 unchanged.
 $(C_BUILD)/core.wasm: $(C_SRC) $(C_HDR) | $(C_BUILD)
 	clang --target=wasm32-wasi -std=c11 -Oz -mexec-model=reactor -D_POSIX_C_SOURCE=200809L \
@@ -56,14 +65,19 @@ $(C_BUILD)/header-cxx.stamp: evalcore/include/sidekick.h | $(C_BUILD)
 	@touch $@
 
 C_TEST_BINARIES := $(addprefix $(C_BUILD)/,test_core_gcc test_core_clang test_threads_gcc test_threads_clang \
-	test_threads_tsan)
+	test_threads_tsan fuzz_store_gcc)
 ifneq ($(wildcard evalcore/tests/test_nomem.c),)
 C_TEST_BINARIES += $(C_BUILD)/test_nomem
 endif
 
-test-c: $(C_TEST_BINARIES) $(C_BUILD)/core.wasm $(C_BUILD)/header-cxx.stamp
+test-c: $(C_TEST_BINARIES) $(C_BUILD)/fuzz_store_libfuzzer $(C_BUILD)/core.wasm $(C_BUILD)/header-cxx.stamp
 	@set -e; for test in $(C_TEST_BINARIES); do echo "$$test"; \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 TSAN_OPTIONS=halt_on_error=1 ./$$test; done
+	@echo "$(C_BUILD)/fuzz_store_libfuzzer"
+	@$(C_BUILD)/fuzz_store_libfuzzer -runs=100000 -seed=1 -max_len=1024 \
+		-artifact_prefix=$(C_BUILD)/ > $(C_BUILD)/fuzz_store.log 2>&1 \
+		|| { tail -40 $(C_BUILD)/fuzz_store.log; exit 1; }
+	@tail -1 $(C_BUILD)/fuzz_store.log
 
 $(C_BUILD)/eval_bench: benchmarks/c/eval_bench.c $(C_SRC) $(C_HDR) | $(C_BUILD)
 	gcc $(C_STD_FLAGS) -O2 -g -pthread $(C_SRC) $< -o $@
