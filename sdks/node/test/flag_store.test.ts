@@ -114,3 +114,30 @@ test('a client answers from its bootstrap and init times out when nothing listen
     await client.close();
   }
 });
+
+test('the addon loads and evaluates in worker threads, each with its own stores', async () => {
+  const { Worker } = await import('node:worker_threads');
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { FlagStore } = require(workerData.index);
+    const store = new FlagStore([{ key: 'w', is_enabled: true, rollout_percentage: 50 }]);
+    let on = 0;
+    for (let i = 0; i < 1000; i++) if (store.isEnabled('w', 'user-' + i)) on++;
+    parentPort.postMessage(on);
+  `;
+  const index = require.resolve('../src/index');
+  const runs = await Promise.all(
+    [0, 1, 2].map(
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const worker = new Worker(source, { eval: true, workerData: { index } });
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        }),
+    ),
+  );
+  const here = new FlagStore([{ key: 'w', is_enabled: true, rollout_percentage: 50 }]);
+  let on = 0;
+  for (let i = 0; i < 1000; i++) if (here.isEnabled('w', `user-${i}`)) on++;
+  assert.deepEqual(runs, [on, on, on]);
+});
