@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -82,17 +84,54 @@ def _sdk_key_matches(raw_key: str) -> bool:
     )
 
 
-def _database_key(raw_key: str) -> ApiKey | None:
+def _database_principal(raw_key: str) -> Principal | None:
     prefix = prefix_of(raw_key)
     if prefix is None:
         return None
-    key = ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
-    if key is None or not hmac.compare_digest(hash_secret(raw_key), key.secret_sha256):
+    secret_hash = hash_secret(raw_key)
+    try:
+        key = ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
+        if key is None or not hmac.compare_digest(secret_hash, key.secret_sha256):
+            _forget(secret_hash)
+            return None
+        now = timezone.now()
+        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    except DatabaseError:
+        cached = _recall(secret_hash)
+        if cached is None:
+            raise
+        return cached
+    principal = _principal(key)
+    _remember(secret_hash, principal)
+    return principal
+
+
+# Keys that authenticated recently, by secret hash, consulted ONLY while the database cannot be
+# reached: readers and SDK streams that worked a moment ago keep working through an outage (the
+# flag list and the stream are served from memory). Revocation needs the database, so nothing
+# revoked during the outage is missed; the window is bounded for anything revoked just before.
+OUTAGE_GRACE = timedelta(minutes=10)
+_recent: dict[str, tuple[Principal, float]] = {}
+_recent_lock = threading.Lock()
+
+
+def _remember(secret_hash: str, principal: Principal) -> None:
+    with _recent_lock:
+        _recent[secret_hash] = (principal, time.monotonic())
+
+
+def _forget(secret_hash: str) -> None:
+    with _recent_lock:
+        _recent.pop(secret_hash, None)
+
+
+def _recall(secret_hash: str) -> Principal | None:
+    with _recent_lock:
+        entry = _recent.get(secret_hash)
+    if entry is None or time.monotonic() - entry[1] > OUTAGE_GRACE.total_seconds():
         return None
-    now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-    return key
+    return entry[0]
 
 
 def _principal(key: ApiKey) -> Principal:
@@ -106,18 +145,17 @@ def authenticate_bearer(raw_key: str) -> Principal | None:
         return None
     if _sdk_key_matches(raw_key):
         return Principal(role="admin", name=SDK_KEY_PRINCIPAL_NAME, key_id=None)
-    key = _database_key(raw_key)
-    return _principal(key) if key else None
+    return _database_principal(raw_key)
 
 
 def authenticate_query_key(raw_key: str) -> Principal | None:
     """The caller behind a `?sdk_key=` key: only client keys, because URLs end up in logs."""
     if not raw_key:
         return None
-    key = _database_key(raw_key)
-    if key is None or key.role != ApiKeyRole.CLIENT:
+    principal = _database_principal(raw_key)
+    if principal is None or principal.role != ApiKeyRole.CLIENT:
         return None
-    return _principal(key)
+    return principal
 
 
 def actor_name(principal: Principal) -> str:

@@ -12,7 +12,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from flags.models import ChangeRecord, Flag
-from tests.flags.conftest import stored_state
+from tests.flags.conftest import client_for, stored_state
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -403,21 +403,22 @@ def _closed_port() -> int:
 
 
 def test_database_unavailable_gives_503_and_list_keeps_serving(
-    postgres_required, existing, published, settings
+    postgres_required, keys, admin_client, existing, published
 ) -> None:
     """A real connection failure: the database connection is pointed at a closed port."""
-    settings.SDK_KEY = "sk_test_full_access"  # so authentication itself needs no database
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Bearer sk_test_full_access")
-    assert client.get("/api/flags").json() == [existing]  # the store is loaded
+    assert admin_client.get("/api/flags").json() == [existing]  # store loaded, key seen
+    unseen = client_for(keys["server"])
     saved = dict(connection.settings_dict)
     connection.close()
     connection.settings_dict.update(HOST="127.0.0.1", PORT=str(_closed_port()))
     try:
-        assert_error_shape(patch(client, "dark_mode", {"is_enabled": False}), 503)
-        assert_error_shape(post(client, {"key": "new_one"}), 503)
-        assert_error_shape(client.delete("/api/flags/dark_mode"), 503)
-        assert client.get("/api/flags").json() == [existing]
+        assert_error_shape(patch(admin_client, "dark_mode", {"is_enabled": False}), 503)
+        assert_error_shape(post(admin_client, {"key": "new_one"}), 503)
+        assert_error_shape(admin_client.delete("/api/flags/dark_mode"), 503)
+        # A key that worked a moment ago keeps reading from memory; one never seen cannot be
+        # checked, which is a 503 too, never a 401 that would make an SDK drop a good key.
+        assert admin_client.get("/api/flags").json() == [existing]
+        assert_error_shape(unseen.get("/api/flags"), 503)
     finally:
         connection.close()
         connection.settings_dict.clear()
