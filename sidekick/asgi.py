@@ -7,6 +7,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sidekick.settings")
 django_application = get_asgi_application()
 
+from flags.startup import refuse_unsafe_start  # noqa: E402
+
+refuse_unsafe_start()
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 

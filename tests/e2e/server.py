@@ -10,7 +10,8 @@ suites, from the command line:
 
 prints one JSON line once every instance answers,
 `{"url": ..., "urls": [...], "admin_key": ..., "server_key": ..., "client_key": ..., ...}`,
-then serves until its stdin closes or it receives SIGTERM/SIGINT, and drops its database.
+then serves until its stdin closes or it receives SIGTERM/SIGINT, and drops its database. A
+`restart` line on stdin restarts every instance on its port and prints `{"restarted": true, ...}`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import secrets
 import shutil
 import signal
@@ -321,8 +323,13 @@ class ServerGroup:
         }
 
 
-def _serve_until_told(stop_on_stdin_close: bool) -> None:
+def _serve_until_told(group: ServerGroup, stop_on_stdin_close: bool) -> None:
+    """Serves until a signal or the end of stdin; stdin lines are commands.
+
+    `restart` stops and starts every instance on its port, then prints `{"restarted": true, ...}`.
+    """
     stop = threading.Event()
+    commands: queue.Queue[str] = queue.Queue()
 
     def on_signal(signum: int, frame: object) -> None:
         stop.set()
@@ -332,13 +339,25 @@ def _serve_until_told(stop_on_stdin_close: bool) -> None:
     if stop_on_stdin_close:
 
         def watch_stdin() -> None:
-            # read() returns when the parent closes our stdin (or exits).
-            sys.stdin.buffer.read()
+            # The loop ends when the parent closes our stdin (or exits).
+            for line in sys.stdin:
+                commands.put(line.strip())
             stop.set()
 
         threading.Thread(target=watch_stdin, daemon=True).start()
-    while not stop.wait(0.5):
-        pass
+    while not stop.is_set():
+        try:
+            command = commands.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if command == "restart":
+            for server in group.servers:
+                server.restart()
+            print(
+                json.dumps({"restarted": True, "urls": [s.url for s in group.servers]}), flush=True
+            )
+        elif command:
+            print(json.dumps({"error": f"unknown command {command!r}"}), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -360,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.instances):
             group.add_server()
         print(json.dumps(group.summary()), flush=True)
-        _serve_until_told(stop_on_stdin_close=not args.ignore_stdin)
+        _serve_until_told(group, stop_on_stdin_close=not args.ignore_stdin)
     finally:
         group.close()
     return 0
