@@ -198,13 +198,26 @@ function writeString(s: string, at: number): number {
   const n = s.length;
   if (n <= ASCII_LOOP_LIMIT) {
     let i = 0;
+    let seen = 0;
+    if ((at & 3) === 0) {
+      // Four characters per 32-bit store (wasm memory is little-endian).
+      for (let word = at >> 2; i + 4 <= n; i += 4, word++) {
+        const a = s.charCodeAt(i);
+        const b = s.charCodeAt(i + 1);
+        const c = s.charCodeAt(i + 2);
+        const d = s.charCodeAt(i + 3);
+        seen |= a | b | c | d;
+        i32[word] = a | (b << 8) | (c << 16) | (d << 24);
+      }
+    }
     for (; i < n; i++) {
       const c = s.charCodeAt(i);
-      if (c > 0x7f) break;
+      seen |= c;
       u8[at + i] = c;
     }
-    if (i === n) return n;
+    if (seen <= 0x7f) return n;
   }
+  // Not ASCII (what the loop wrote is overwritten), or long: the platform's encoder.
   return encoder.encodeInto(s, u8.subarray(at, at + 3 * n)).written;
 }
 
@@ -584,14 +597,15 @@ function prepare(entry: Entry | undefined, flagKey: string, userKey: string, att
       count++;
     }
   }
-  ensureStrings(3 * units);
+  // Each string starts 4-aligned (for writeString's word stores): up to 3 bytes of padding each.
+  ensureStrings(3 * units + 4 * (count + 1));
   let at = scratch + STRINGS_OFFSET;
   if (userKey !== residentUser) {
     residentUserLen = writeString(userKey, at);
     residentUser = userKey;
   }
   preparedUserLen = residentUserLen;
-  at += preparedUserLen;
+  at = (at + preparedUserLen + 3) & ~3;
   let word = (scratch + ATTRS_OFFSET) >> 2;
   for (let k = 0; k < count; k++) {
     const slot = pendingSlots[k] as number;
@@ -601,7 +615,7 @@ function prepare(entry: Entry | undefined, flagKey: string, userKey: string, att
     i32[word + 2] = at;
     i32[word + 3] = length;
     word += 4;
-    at += length;
+    at = (at + length + 3) & ~3;
   }
   return count;
 }

@@ -156,3 +156,23 @@ test('a repeated user key is reused only while nothing else wrote over it', () =
   assert.equal(store.isEnabled('half', 'user-7'), expected[7], 'after the scratch region grew');
   store.free();
 });
+
+test('user keys of every length with a non-ASCII character anywhere hash as their UTF-8 bytes', () => {
+  const store = new FlagStore();
+  store.upsert({ key: 'half', is_enabled: true, rollout_percentage: 50 });
+  const utf8 = new TextEncoder();
+  for (let length = 1; length <= 70; length++) {
+    for (const special of ['é', '東', '😀', '\u0080', '\u00ff', null]) {
+      const positions = special === null ? [0] : [0, Math.floor(length / 2), length - 1];
+      for (const at of positions) {
+        const chars = Array.from({ length }, (_, i) => String.fromCharCode(97 + (i % 26)));
+        if (special !== null) chars[at] = special;
+        const user = chars.join('');
+        const want = murmur3_32(utf8.encode(`half:${user}`)) % 100;
+        assert.equal(store.evaluate('half', user).bucket, want, JSON.stringify(user));
+        assert.equal(bucket('half', user), want, JSON.stringify(user));
+      }
+    }
+  }
+  store.free();
+});
