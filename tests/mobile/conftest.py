@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 
+# The real-server fixtures, for the live stream test.
+from tests.e2e.fixtures import server, server_group
 from tests.mobile import abi_check
 from tests.mobile.ffi_store import FfiFlagStore
 from tests.mobile.native_library import NativeApi, build_library
+
+__all__ = ["api", "library_path", "server", "server_group", "store"]
 
 
 @pytest.fixture(scope="session")
