@@ -1,12 +1,13 @@
 /*
  * rwlock.h — a writer-preferring reader/writer spin lock on C11 atomics.
  *
- * Private to the core. Readers hold it for one evaluation (well under a microsecond) and a writer
- * only for a pointer swap, so spinning beats parking a thread. One word holds everything: bit 0
- * says a writer holds or wants the lock, the rest counts readers in steps of 2. A reader only
- * adds to the counter; when it finds the writer bit set it takes its increment back and waits, so
- * a steady stream of readers cannot starve the writer. A thread that has spun for a while yields
- * its time slice, so a holder that was preempted (more threads than cores) gets to run.
+ * Private to the core, and included by store.c only. Readers hold it for one evaluation (well under
+ * a microsecond) and a writer only for a pointer swap, so spinning beats parking a thread. One word
+ * holds everything: bit 0 says a writer holds or wants the lock, the rest counts readers in steps
+ * of 2. A reader only adds to the counter; when it finds the writer bit set it takes its increment
+ * back and waits, so a steady stream of readers cannot starve the writer. A thread that has spun
+ * for a while yields its time slice, so a holder that was preempted (more threads than cores) gets
+ * to run.
  *
  * Where sched_yield exists, the including file must make it visible (e.g. by defining
  * _POSIX_C_SOURCE before any system header).
@@ -54,18 +55,33 @@ static inline void sk_rwlock_pause(unsigned *spins) {
 #endif
 }
 
-static inline void sk_rwlock_read_lock(sk_rwlock *lock) {
+#if defined(__GNUC__)
+#define SK_RWLOCK_COLD __attribute__((noinline, cold))
+#else
+#define SK_RWLOCK_COLD
+#endif
+
+/* The contended path, kept out of line so the uncontended one stays a single atomic add. */
+SK_RWLOCK_COLD static void sk_rwlock_read_lock_slow(sk_rwlock *lock) {
   unsigned spins = 0;
   for (;;) {
+    atomic_fetch_sub_explicit(&lock->word, SK_RWLOCK_READER, memory_order_relaxed);
+    while (atomic_load_explicit(&lock->word, memory_order_relaxed) & SK_RWLOCK_WRITER) {
+      sk_rwlock_pause(&spins);
+    }
     const unsigned seen =
         atomic_fetch_add_explicit(&lock->word, SK_RWLOCK_READER, memory_order_acquire);
     if ((seen & SK_RWLOCK_WRITER) == 0) {
       return;
     }
-    atomic_fetch_sub_explicit(&lock->word, SK_RWLOCK_READER, memory_order_relaxed);
-    while (atomic_load_explicit(&lock->word, memory_order_relaxed) & SK_RWLOCK_WRITER) {
-      sk_rwlock_pause(&spins);
-    }
+  }
+}
+
+static inline void sk_rwlock_read_lock(sk_rwlock *lock) {
+  const unsigned seen =
+      atomic_fetch_add_explicit(&lock->word, SK_RWLOCK_READER, memory_order_acquire);
+  if ((seen & SK_RWLOCK_WRITER) != 0) {
+    sk_rwlock_read_lock_slow(lock);
   }
 }
 
