@@ -58,6 +58,17 @@ $(C_BUILD)/core.wasm: $(C_SRC) $(C_HDR) | $(C_BUILD)
 	clang --target=wasm32-wasi -std=c11 -Oz -mexec-model=reactor -D_POSIX_C_SOURCE=200809L \
 		-Wall -Wextra -Wpedantic -Werror -Ievalcore/include $(C_SRC) -o $@
 
+# The tests themselves as wasm32 programs (32-bit size_t, the browser's compiler and libc), run by
+# Node's built-in WASI support.
+$(C_BUILD)/%.wasm: evalcore/tests/%.c $(C_SRC) $(C_HDR) $(C_TEST_HDR) | $(C_BUILD)
+	clang --target=wasm32-wasi -std=c11 -O2 -D_POSIX_C_SOURCE=200809L \
+		-Wall -Wextra -Wpedantic -Werror -Ievalcore/include $(C_SRC) $< -o $@
+
+C_WASI_RUN := node --no-warnings --input-type=module -e "import {readFileSync} from 'node:fs'; \
+	import {WASI} from 'node:wasi'; const wasi = new WASI({version: 'preview1', args: ['test']}); \
+	const m = await WebAssembly.compile(readFileSync(process.argv[1])); \
+	process.exitCode = wasi.start(await WebAssembly.instantiate(m, wasi.getImportObject()));"
+
 # C++ hosts (Node-API, JSI) include the header directly.
 $(C_BUILD)/header-cxx.stamp: evalcore/include/sidekick.h | $(C_BUILD)
 	g++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -x c++ $<
@@ -70,9 +81,14 @@ ifneq ($(wildcard evalcore/tests/test_nomem.c),)
 C_TEST_BINARIES += $(C_BUILD)/test_nomem
 endif
 
-test-c: $(C_TEST_BINARIES) $(C_BUILD)/fuzz_store_libfuzzer $(C_BUILD)/core.wasm $(C_BUILD)/header-cxx.stamp
+C_WASI_TESTS := $(C_BUILD)/test_core.wasm $(C_BUILD)/fuzz_store.wasm
+
+test-c: $(C_TEST_BINARIES) $(C_WASI_TESTS) $(C_BUILD)/fuzz_store_libfuzzer $(C_BUILD)/core.wasm \
+		$(C_BUILD)/header-cxx.stamp
 	@set -e; for test in $(C_TEST_BINARIES); do echo "$$test"; \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 TSAN_OPTIONS=halt_on_error=1 ./$$test; done
+	@set -e; for test in $(C_WASI_TESTS); do echo "$$test (wasm32, node WASI)"; \
+		$(C_WASI_RUN) $$test; done
 	@echo "$(C_BUILD)/fuzz_store_libfuzzer"
 	@$(C_BUILD)/fuzz_store_libfuzzer -runs=100000 -seed=1 -max_len=1024 \
 		-artifact_prefix=$(C_BUILD)/ > $(C_BUILD)/fuzz_store.log 2>&1 \
