@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -39,6 +40,13 @@ def test_the_sdk_installs_alone_with_the_compiled_core(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
+    # Build from a copy laid out like the repository, so concurrent runs never share build dirs.
+    ignore = shutil.ignore_patterns(
+        "build", "_evalcore", "*.egg-info", "__pycache__", "*.so", "_core.c", "tests"
+    )
+    source = tmp_path / "src"
+    shutil.copytree(REPO_ROOT / "evalcore", source / "evalcore", ignore=ignore)
+    shutil.copytree(REPO_ROOT / "sdks" / "python", source / "sdks" / "python", ignore=ignore)
     install = subprocess.run(
         [
             str(python),
@@ -47,7 +55,7 @@ def test_the_sdk_installs_alone_with_the_compiled_core(tmp_path):
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            str(REPO_ROOT / "sdks" / "python"),
+            str(source / "sdks" / "python"),
         ],
         capture_output=True,
         text=True,
