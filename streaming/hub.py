@@ -130,12 +130,15 @@ class UpdateHub:
         async with self._start_lock:
             if self._started:
                 return
-            self.loop = asyncio.get_running_loop()
-            self._outbox = asyncio.Queue()
-            self._probe_arrived = asyncio.Event()
-            self.layer = get_channel_layer()
-            if self.layer is not None:
+            if self.loop is None:
+                self.loop = asyncio.get_running_loop()
+                self._outbox = asyncio.Queue()
+                self._probe_arrived = asyncio.Event()
+                self.layer = get_channel_layer()
+            # A retry after a failed load (database down at start) reuses the channel.
+            if self.layer is not None and self.channel_name is None:
                 self.channel_name = await self.layer.new_channel()
+            if self.layer is not None and not self._joined:
                 await self._join_group()
             await sync_to_async(_load_store)()
             self._started = True
