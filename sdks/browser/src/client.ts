@@ -74,7 +74,8 @@ export class SidekickBrowserClient {
   #attempt = 0;
   #closed = false;
   #ready = false;
-  #readyWaiters: Array<() => void> = [];
+  // Pending init() calls: settled with no argument on `ready`, with an error on close().
+  #readyWaiters: Array<(error?: Error) => void> = [];
 
   constructor(url: string, clientKey: string, options: ClientOptions = {}) {
     const base = url.replace(/\/+$/, '');
@@ -101,6 +102,7 @@ export class SidekickBrowserClient {
   async init({ timeoutMs = 10000 }: InitOptions = {}): Promise<void> {
     if (this.#closed) throw new Error('Sidekick: init() after close()');
     await loadCore(this.#options.wasm);
+    if (this.#closed) throw new Error('Sidekick: closed during init()');
     if (this.#store === null) this.#createStore();
     if (this.#source === null && this.#retryTimer === null) this.#connect();
     if (this.#ready) return;
@@ -109,9 +111,10 @@ export class SidekickBrowserClient {
         this.#readyWaiters = this.#readyWaiters.filter((waiter) => waiter !== done);
         reject(new Error(`Sidekick: no flags from ${this.#streamUrl.split('?')[0]} within ${timeoutMs} ms`));
       }, timeoutMs);
-      const done = (): void => {
+      const done = (error?: Error): void => {
         clearTimeout(timer);
-        resolve();
+        if (error === undefined) resolve();
+        else reject(error);
       };
       this.#readyWaiters.push(done);
     });
@@ -143,6 +146,9 @@ export class SidekickBrowserClient {
     this.#incoming = null;
     this.#store?.free();
     this.#store = null;
+    const waiters = this.#readyWaiters;
+    this.#readyWaiters = [];
+    for (const settle of waiters) settle(new Error('Sidekick: closed before the flags arrived'));
   }
 
   #createStore(): void {

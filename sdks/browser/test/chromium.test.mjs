@@ -210,3 +210,35 @@ test('a page keeps its last-known flags while cut off, then reconnects and re-bo
   await page.evaluate(() => window.client.close());
   await page.close();
 });
+
+test('with no server a page answers from its bootstrap; init times out and close() settles it', async () => {
+  const page = await openPage();
+  const outcome = await page.evaluate(async () => {
+    await window.sidekick.loadCore();
+    const bootstrap = [{ key: 'boot', is_enabled: true, rules: [], version: 3 }];
+    const unreachable = 'http://127.0.0.1:9';
+    const client = new window.sidekick.SidekickBrowserClient(unreachable, 'sk_client_x', {
+      bootstrap,
+      initialBackoffMs: 50,
+      maxBackoffMs: 200,
+    });
+    const before = client.isEnabled('boot', 'u');
+    let timeout = null;
+    await client.init({ timeoutMs: 500 }).catch((error) => {
+      timeout = error.message;
+    });
+    const during = client.evaluate('boot', 'u');
+    const pending = client.init({ timeoutMs: 60000 }).then(
+      () => 'resolved',
+      (error) => error.message,
+    );
+    client.close();
+    return { before, timeout, during, closed: await pending, after: client.isEnabled('boot', 'u') };
+  });
+  assert.equal(outcome.before, true);
+  assert.match(outcome.timeout, /within 500 ms/);
+  assert.deepEqual(outcome.during, { enabled: true, reason: 'ROLLOUT', ruleIndex: null, bucket: null, version: 3 });
+  assert.match(outcome.closed, /closed/);
+  assert.equal(outcome.after, false);
+  await page.close();
+});
