@@ -23,6 +23,12 @@ Pod::Spec.new do |s|
     "HEADER_SEARCH_PATHS" => "\"$(PODS_TARGET_SRCROOT)/../../evalcore/include\" \"$(PODS_TARGET_SRCROOT)/cpp\""
   }
 
-  s.dependency "React-Core"
-  s.dependency "React-jsi"
+  # React Native's helper adds React-Core, ReactCommon (RCTTurboModuleWithJSIBindings) and JSI
+  # as the app's architecture needs them; older setups get the two pods directly.
+  if respond_to?(:install_modules_dependencies, true)
+    install_modules_dependencies(s)
+  else
+    s.dependency "React-Core"
+    s.dependency "React-jsi"
+  end
 end

@@ -38,7 +38,11 @@ declare global {
  */
 export function sidekickJSI(): SidekickJSIModule {
   if (globalThis.__SidekickJSI === undefined) {
-    NativeModules.Sidekick?.install();
+    // Creating the module lets the New Architecture install the bindings on its own.
+    const nativeModule = NativeModules.Sidekick;
+    if (globalThis.__SidekickJSI === undefined) {
+      nativeModule?.install();
+    }
   }
   const module = globalThis.__SidekickJSI;
   if (module === undefined) {
