@@ -93,6 +93,8 @@ def client_of(kind: str, keys: dict[str, str]) -> tuple[APIClient, str]:
     return client_for(keys[kind]), ""
 
 
+# Status codes only: the test transaction is enough (no commit, so no table flush per case).
+@pytest.mark.django_db
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
     ("endpoint", "method", "path", "body", "success"), ENDPOINTS, ids=[e[0] for e in ENDPOINTS]
