@@ -152,6 +152,10 @@ let reasonNames: Evaluation['reason'][] = [];
 // of that area resets it.
 let residentUser: string | null = null;
 let residentUserLen = 0;
+// Likewise the attribute values written after it, in order: resident while every string before
+// them is unchanged too (then they sit where they were written).
+const residentValues: string[] = [];
+const residentValueLens: number[] = [];
 // Reused across calls so the hot path allocates nothing of its own.
 const pendingValues: string[] = [];
 const pendingSlots: number[] = [];
@@ -600,16 +604,28 @@ function prepare(entry: Entry | undefined, flagKey: string, userKey: string, att
   // Each string starts 4-aligned (for writeString's word stores): up to 3 bytes of padding each.
   ensureStrings(3 * units + 4 * (count + 1));
   let at = scratch + STRINGS_OFFSET;
-  if (userKey !== residentUser) {
+  let resident = userKey === residentUser;
+  if (!resident) {
     residentUserLen = writeString(userKey, at);
     residentUser = userKey;
+    residentValues.length = 0;
   }
   preparedUserLen = residentUserLen;
   at = (at + preparedUserLen + 3) & ~3;
   let word = (scratch + ATTRS_OFFSET) >> 2;
   for (let k = 0; k < count; k++) {
     const slot = pendingSlots[k] as number;
-    const length = writeString(pendingValues[k] as string, at);
+    const value = pendingValues[k] as string;
+    let length: number;
+    if (resident && value === residentValues[k]) {
+      length = residentValueLens[k] as number;
+    } else {
+      if (resident) residentValues.length = k; // what followed was written after other bytes
+      resident = false;
+      length = writeString(value, at);
+      residentValues[k] = value;
+      residentValueLens[k] = length;
+    }
     i32[word] = entry.namePtrs[slot] as number;
     i32[word + 1] = entry.nameLens[slot] as number;
     i32[word + 2] = at;

@@ -176,3 +176,50 @@ test('user keys of every length with a non-ASCII character anywhere hash as thei
   }
   store.free();
 });
+
+test('attribute values are rewritten whenever they or anything before them changed', () => {
+  const store = new FlagStore();
+  store.upsert({
+    key: 'two',
+    is_enabled: true,
+    rollout_percentage: 0,
+    rules: [
+      { attribute: 'plan', operator: 'Equals', values: ['pro'] },
+      { attribute: 'email', operator: 'EndsWith', values: ['@acme.com'] },
+    ],
+  });
+  store.upsert({
+    key: 'one',
+    is_enabled: true,
+    rollout_percentage: 0,
+    rules: [{ attribute: 'email', operator: 'StartsWith', values: ['boss'] }],
+  });
+  const attrs = { plan: 'free', email: 'boss@acme.com' };
+  assert.deepEqual(store.evaluate('two', 'u', attrs).ruleIndex, 1);
+  assert.equal(store.isEnabled('one', 'u', attrs), true);
+  attrs.email = 'intern@acme.org';
+  assert.equal(store.isEnabled('two', 'u', attrs), false, 'same object, changed value');
+  assert.equal(store.isEnabled('one', 'u', attrs), false);
+  attrs.plan = 'pro';
+  assert.equal(store.evaluate('two', 'u', attrs).ruleIndex, 0);
+  assert.equal(store.isEnabled('two', 'u', { email: 'x@acme.com' }), true, 'fewer values');
+  assert.equal(store.isEnabled('two', 'u', { plan: 'free' }), false);
+  assert.equal(store.isEnabled('two', 'v', { plan: 'free', email: 'x@acme.com' }), true, 'new user');
+  assert.equal(store.isEnabled('two', 'v', { plan: 'free', email: 'x@acme.co' }), false);
+  // A longer first value written over the place of the second one, which then comes back.
+  store.upsert({
+    key: 'plan_only',
+    is_enabled: true,
+    rollout_percentage: 0,
+    rules: [{ attribute: 'plan', operator: 'Equals', values: ['x'] }],
+  });
+  const w = { plan: 'p', email: 'e@acme.com' };
+  assert.equal(store.isEnabled('two', 'w', w), true);
+  assert.equal(store.isEnabled('plan_only', 'w', { plan: 'a-much-longer-plan-name-than-before' }), false);
+  assert.equal(store.isEnabled('two', 'w', { plan: 'a-much-longer-plan-name-than-before', email: w.email }), true);
+  assert.equal(store.isEnabled('two', 'w', w), true);
+  murmur3_32('scratch overwritten');
+  assert.equal(store.isEnabled('two', 'v', { plan: 'free', email: 'x@acme.co' }), false);
+  assert.equal(store.isEnabled('two', 'v', { plan: 'free', email: 'x@acme.com' }), true);
+  store.free();
+});
