@@ -102,6 +102,23 @@ interface CoreExports {
     attributes: number,
     attributeCount: number,
   ): number;
+  // Evaluate-by-handle (additive to ABI 1; absent from older cores, then the key path is used).
+  sk_store_find?(store: number, key: number, keyLen: number): number;
+  sk_flag_is_enabled?(
+    flag: number,
+    userKey: number,
+    userKeyLen: number,
+    attributes: number,
+    attributeCount: number,
+  ): number;
+  sk_flag_evaluate?(
+    flag: number,
+    userKey: number,
+    userKeyLen: number,
+    attributes: number,
+    attributeCount: number,
+    out: number,
+  ): number;
   sk_store_evaluate(
     store: number,
     flagKey: number,
@@ -141,6 +158,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 let core: CoreExports | null = null;
+// Whether the core can evaluate a flag record found once per write, skipping the key lookup.
+let byHandle = false;
 let loading: Promise<void> | null = null;
 let u8 = new Uint8Array(0);
 let i32 = new Int32Array(0);
@@ -295,6 +314,10 @@ async function instantiate(source: WasmSource): Promise<void> {
     throw new Error(`Sidekick: the wasm core has ABI ${abi}, this glue needs ${ABI_VERSION}`);
   }
   core = exports;
+  byHandle =
+    typeof exports.sk_store_find === 'function' &&
+    typeof exports.sk_flag_is_enabled === 'function' &&
+    typeof exports.sk_flag_evaluate === 'function';
   refreshViews();
   scratch = alloc(INITIAL_SCRATCH);
   scratchEnd = scratch + INITIAL_SCRATCH;
@@ -355,6 +378,8 @@ interface Entry {
   block: number;
   keyPtr: number;
   keyLen: number;
+  /** The core's record for this key (sk_store_find), refreshed after every write to the key. */
+  handle: number;
   names: string[];
   namePtrs: number[];
   nameLens: number[];
@@ -541,10 +566,19 @@ function makeEntry(flag: WireFlag, valid: ValidFlag): Entry {
     block,
     keyPtr: ptrs[0] as number,
     keyLen: lens[0] as number,
+    handle: 0,
     names,
     namePtrs: ptrs.slice(1),
     nameLens: lens.slice(1),
   };
+}
+
+/** Refreshes an entry's record handle after a write to its key (records move only on writes). */
+function findRecord(store: number, entry: Entry): void {
+  if (!byHandle) return;
+  entry.handle = (core as CoreExports).sk_store_find!(store, entry.keyPtr, entry.keyLen);
+  // A stored key always has a record; if the core ever says otherwise, use the key path.
+  if (entry.handle === 0) byHandle = false;
 }
 
 interface StoreState {
@@ -577,6 +611,10 @@ let preparedUserLen = 0;
 function prepare(entry: Entry | undefined, flagKey: string, userKey: string, attrs: unknown): number {
   if (typeof userKey !== 'string') userKey = userKey == null ? '' : String(userKey);
   if (entry === undefined) {
+    if (byHandle) {
+      preparedUserLen = 0; // the core answers FLAG_NOT_FOUND for the NULL record
+      return 0;
+    }
     // Not stored: the core answers FLAG_NOT_FOUND; the key still goes through it.
     const key = typeof flagKey === 'string' ? flagKey : String(flagKey);
     reserveStrings(3 * (key.length + userKey.length));
@@ -668,11 +706,16 @@ export class FlagStore {
     const valid = validateFlag(flag);
     const status = c.sk_store_upsert(store, buildFlag(c, valid));
     refreshViews();
-    if (status === SK_IGNORED_STALE) return false;
-    if (status !== SK_OK) throw new Error(`Sidekick: upsert of ${valid.key} failed (${statusName(status)})`);
     const entries = this.#state.entries;
     const previous = entries.get(valid.key);
-    entries.set(valid.key, makeEntry(structuredClone(flag), valid));
+    if (status === SK_IGNORED_STALE) {
+      if (previous !== undefined) findRecord(store, previous);
+      return false;
+    }
+    if (status !== SK_OK) throw new Error(`Sidekick: upsert of ${valid.key} failed (${statusName(status)})`);
+    const entry = makeEntry(structuredClone(flag), valid);
+    findRecord(store, entry);
+    entries.set(valid.key, entry);
     if (previous !== undefined) c.skw_free(previous.block);
     return true;
   }
@@ -690,14 +733,17 @@ export class FlagStore {
     const at = scratch + STRINGS_OFFSET;
     const status = c.sk_store_remove(store, at, writeString(key, at), BigInt(version));
     refreshViews();
+    const entries = this.#state.entries;
+    const entry = entries.get(key);
     if (status === SK_OK) {
-      const entries = this.#state.entries;
-      const entry = entries.get(key);
       if (entry !== undefined) c.skw_free(entry.block);
       entries.delete(key);
       return true;
     }
-    if (status === SK_IGNORED_STALE || status === SK_ERR_NOT_FOUND) return false;
+    if (status === SK_IGNORED_STALE || status === SK_ERR_NOT_FOUND) {
+      if (entry !== undefined) findRecord(store, entry);
+      return false;
+    }
     throw new Error(`Sidekick: delete of ${key} failed (${statusName(status)})`);
   }
 
@@ -731,8 +777,21 @@ export class FlagStore {
   isEnabled(flagKey: string, userKey: string, attributes?: Attributes | null): boolean {
     const store = this.#state.store;
     if (store === 0) return false;
-    const count = prepare(this.#state.entries.get(flagKey), flagKey, userKey, attributes);
+    const entry = this.#state.entries.get(flagKey);
+    const count = prepare(entry, flagKey, userKey, attributes);
     const base = scratch;
+    if (byHandle) {
+      const handle = entry === undefined ? 0 : entry.handle;
+      return (
+        (core as CoreExports).sk_flag_is_enabled!(
+          handle,
+          base + STRINGS_OFFSET,
+          preparedUserLen,
+          base + ATTRS_OFFSET,
+          count,
+        ) === 1
+      );
+    }
     return (
       (core as CoreExports).sk_store_is_enabled(
         store,
@@ -752,18 +811,30 @@ export class FlagStore {
     if (store === 0) {
       return { enabled: false, reason: 'FLAG_NOT_FOUND', ruleIndex: null, bucket: null, version: null };
     }
-    const count = prepare(this.#state.entries.get(flagKey), flagKey, userKey, attributes);
+    const entry = this.#state.entries.get(flagKey);
+    const count = prepare(entry, flagKey, userKey, attributes);
     const base = scratch;
-    (core as CoreExports).sk_store_evaluate(
-      store,
-      preparedKeyPtr,
-      preparedKeyLen,
-      base + STRINGS_OFFSET,
-      preparedUserLen,
-      base + ATTRS_OFFSET,
-      count,
-      base + EVAL_OFFSET,
-    );
+    if (byHandle) {
+      (core as CoreExports).sk_flag_evaluate!(
+        entry === undefined ? 0 : entry.handle,
+        base + STRINGS_OFFSET,
+        preparedUserLen,
+        base + ATTRS_OFFSET,
+        count,
+        base + EVAL_OFFSET,
+      );
+    } else {
+      (core as CoreExports).sk_store_evaluate(
+        store,
+        preparedKeyPtr,
+        preparedKeyLen,
+        base + STRINGS_OFFSET,
+        preparedUserLen,
+        base + ATTRS_OFFSET,
+        count,
+        base + EVAL_OFFSET,
+      );
+    }
     const word = (base + EVAL_OFFSET) >> 2;
     const reason = reasonNames[i32[word + 2] as number] as Evaluation['reason'];
     const ruleIndex = i32[word + 3] as number;
