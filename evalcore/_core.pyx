@@ -16,6 +16,8 @@ from libc.stdint cimport int32_t, uint32_t, uint64_t
 
 cimport cython
 
+from sys import intern
+
 from evalcore._core_py import Evaluation, parse_wire_flag, validate_version
 
 IMPLEMENTATION = "c"
@@ -83,8 +85,14 @@ cdef extern from "Python.h":
     long long _int_value "PyLong_AsLongLongAndOverflow"(PyObject *o, int *overflow)
     int _is_float "PyFloat_Check"(PyObject *o)
     double _float_value "PyFloat_AS_DOUBLE"(PyObject *o)
+    int _is_dict "PyDict_Check"(PyObject *o)
     int _dict_next "PyDict_Next"(PyObject *d, Py_ssize_t *pos, PyObject **key, PyObject **value)
     Py_ssize_t _dict_size "PyDict_GET_SIZE"(PyObject *d)
+    PyObject *_dict_lookup_or_error "PyDict_GetItemWithError"(PyObject *d, PyObject *key)
+    PyObject *_tuple_item "PyTuple_GET_ITEM"(PyObject *t, Py_ssize_t i)
+    Py_ssize_t _tuple_size "PyTuple_GET_SIZE"(PyObject *t)
+    char *_bytes_data "PyBytes_AS_STRING"(PyObject *b)
+    Py_ssize_t _bytes_size "PyBytes_GET_SIZE"(PyObject *b)
     PyObject *_true "Py_True"
     void _clear_error "PyErr_Clear"()
 
@@ -98,6 +106,9 @@ if sk_abi_version() != SK_ABI_VERSION:
 cdef enum:
     # Attributes beyond this many (rare) are converted into heap memory instead of the stack.
     STACK_ATTRIBUTES = 16
+    # Attribute dicts up to this size are walked whole (PyDict_Next is cheaper than a lookup);
+    # larger ones only have the names the flag's rules use looked up.
+    WALK_ATTRIBUTES = 8
     # Room for the decimal text of any 64-bit integer, sign included.
     NUMBER_TEXT = 24
 
@@ -148,12 +159,83 @@ cdef inline Py_ssize_t _decimal(long long number, char *buffer):
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
+cdef object _gather_attributes(PyObject *table, PyObject *names, sk_attribute *out,
+                               char *numbers, Py_ssize_t *gathered):
+    """Fills out[] with the attributes a flag's rules name, looked up by name in the dict.
+
+    names is the flag's flat (name, name UTF-8, ...) tuple. Values that can never match (other
+    types, non-integral floats) are left out. Sets *gathered to how many were filled. Returns
+    None, or (rarely: huge ints, lone surrogates) a list of bytes objects the caller must keep
+    alive until the evaluation is done.
+    """
+    cdef list keep = None
+    cdef Py_ssize_t index
+    cdef Py_ssize_t count = 0
+    cdef Py_ssize_t size = 0
+    cdef Py_ssize_t start
+    cdef PyObject *value
+    cdef PyObject *encoded
+    cdef const char *data
+    cdef int overflow = 0
+    cdef long long integer
+    cdef double real
+    cdef bytes spelled
+    for index in range(0, _tuple_size(names), 2):
+        value = _dict_lookup_or_error(table, _tuple_item(names, index))
+        if value == NULL:
+            _clear_error()  # a key whose __eq__ raised: as absent, never an exception
+            continue
+        if _is_str(value):
+            if not _str_bytes(value, &data, &size):
+                spelled = _surrogate_utf8(<object>value)
+                keep = _kept(keep, spelled)
+                data = PyBytes_AS_STRING(spelled)
+                size = PyBytes_GET_SIZE(spelled)
+        elif _is_bool(value):
+            if value == _true:
+                data, size = b"true", 4
+            else:
+                data, size = b"false", 5
+        elif _is_int(value):
+            integer = _int_value(value, &overflow)
+            if overflow:
+                spelled = _big_integer_text(<object>value)
+                if spelled is None:
+                    continue
+                keep = _kept(keep, spelled)
+                data = PyBytes_AS_STRING(spelled)
+                size = PyBytes_GET_SIZE(spelled)
+            else:
+                start = _decimal(integer, numbers + count * NUMBER_TEXT)
+                data = numbers + count * NUMBER_TEXT + start
+                size = NUMBER_TEXT - start
+        elif _is_float(value):
+            real = _float_value(value)
+            if real != floor(real) or not fabs(real) < MAX_EXACT_FLOAT:
+                continue
+            start = _decimal(<long long>real, numbers + count * NUMBER_TEXT)
+            data = numbers + count * NUMBER_TEXT + start
+            size = NUMBER_TEXT - start
+        else:
+            continue
+        encoded = _tuple_item(names, index + 1)
+        out[count].name = _bytes_data(encoded)
+        out[count].name_len = <size_t>_bytes_size(encoded)
+        out[count].value = data
+        out[count].value_len = <size_t>size
+        count += 1
+    gathered[0] = count
+    return keep
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
 cdef object _convert_attributes(PyObject *attributes, sk_attribute *out,
                                 char *numbers, Py_ssize_t *converted):
     """Fills out[] from a dict with every attribute that can ever match (others are dropped).
 
-    Sets *converted to their number. Returns None, or (rarely: huge ints, lone surrogates) a list
-    of bytes objects the caller must keep alive until the evaluation is done.
+    For small dicts: walking them costs less than looking the rules' names up. Sets *converted
+    to how many were filled; returns what _gather_attributes returns.
     """
     cdef list keep = None
     cdef Py_ssize_t position = 0
@@ -225,9 +307,13 @@ cdef list _kept(list keep, bytes spelled):
 
 
 cdef bytes _big_integer_text(object value):
-    """Decimal of an int beyond 64 bits, or None past Python's int-to-str digit limit."""
+    """Decimal of an int beyond 64 bits, or None past Python's int-to-str digit limit.
+
+    int.__repr__ itself, so that no method of an int subclass runs while the attribute dict's
+    borrowed values are in use.
+    """
     try:
-        return str(int(value)).encode()
+        return int.__repr__(value).encode()
     except ValueError:
         return None
 
@@ -250,7 +336,7 @@ cdef inline object _key_bytes(object text, const char **data, Py_ssize_t *size):
 
 
 cdef object _as_dict(object attributes):
-    """The attributes as a dict (or dict subclass) PyDict_Next can walk, or None."""
+    """The attributes as a dict (or dict subclass), or None; TypeError for anything else."""
     if attributes is None or isinstance(attributes, dict):
         return attributes
     from collections.abc import Mapping
@@ -266,12 +352,17 @@ cdef class FlagStore:
     cdef sk_store *_store
     # The wire dicts as sent (validated, privately copied), for get() and flags().
     cdef dict _wire
+    # Flag key -> the attribute names its rules use, flat (name, name UTF-8, ...), for flags
+    # with rules only. Evaluation looks just those up in the caller's dict instead of converting
+    # every attribute, and skips attributes altogether for a flag without rules.
+    cdef dict _rule_names
 
     def __cinit__(self):
         self._store = sk_store_new(SK_STORE_SINGLE_THREADED)
         if self._store == NULL:
             raise MemoryError("sk_store_new failed")
         self._wire = {}
+        self._rule_names = {}
 
     def __dealloc__(self):
         sk_store_free(self._store)
@@ -301,6 +392,11 @@ cdef class FlagStore:
             return False
         _check(status, "flag")
         self._wire[parsed.key] = parsed.wire
+        if parsed.rules:
+            # Interned, like the str literals callers write, so lookups mostly compare pointers.
+            self._rule_names[intern(parsed.key)] = _names_of(parsed.rules)
+        else:
+            self._rule_names.pop(parsed.key, None)
         return True
 
     def delete(self, key, version=0):
@@ -318,6 +414,7 @@ cdef class FlagStore:
         cdef int32_t status = sk_store_remove(self._store, data, <size_t>size, checked)
         if status == SK_OK:
             self._wire.pop(key, None)
+            self._rule_names.pop(key, None)
             return True
         if status == SK_IGNORED_STALE or status == SK_ERR_NOT_FOUND:
             return False
@@ -327,6 +424,7 @@ cdef class FlagStore:
         """Forgets every flag and every tombstone."""
         sk_store_clear(self._store)
         self._wire.clear()
+        self._rule_names.clear()
 
     def get(self, key):
         """The stored wire dict (treat it as read-only), or None."""
@@ -345,7 +443,10 @@ cdef class FlagStore:
     @cython.boundscheck(False)
     @cython.wraparound(False)
     def is_enabled(self, flag_key, user_key, attributes=None):
-        """Whether the flag is on for the user; never raises for a missing flag or odd attributes."""
+        """Whether the flag is on for the user; never raises for a missing flag or odd attributes.
+
+        Raises TypeError only for a non-str key or attributes that are not a mapping.
+        """
         cdef const char *flag_data
         cdef const char *user_data
         cdef Py_ssize_t flag_size, user_size
@@ -354,26 +455,39 @@ cdef class FlagStore:
         cdef sk_attribute *heap = NULL
         cdef char *heap_numbers = NULL
         cdef Py_ssize_t count = 0
-        cdef Py_ssize_t size
-        cdef object table
+        cdef Py_ssize_t size = 0
+        cdef Py_ssize_t wanted
+        cdef PyObject *names
         _check_keys(flag_key, user_key)
+        if attributes is not None:
+            if not _is_dict(<PyObject *>attributes):
+                attributes = _as_dict(attributes)
+            size = _dict_size(<PyObject *>attributes)
         keep_flag = _key_bytes(flag_key, &flag_data, &flag_size)
         keep_user = _key_bytes(user_key, &user_data, &user_size)
-        if attributes is None:
+        if size == 0:
             return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
                                        <size_t>user_size, NULL, 0) == 1
-        table = _as_dict(attributes)
-        size = _dict_size(<PyObject *>table)
-        if size <= STACK_ATTRIBUTES:
-            keep = _convert_attributes(<PyObject *>table, stack, numbers, &count)
+        if size <= WALK_ATTRIBUTES:
+            keep = _convert_attributes(<PyObject *>attributes, stack, numbers, &count)
             return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
                                        <size_t>user_size, stack, <size_t>count) == 1
-        heap = <sk_attribute *>PyMem_Malloc(size * sizeof(sk_attribute))
-        heap_numbers = <char *>PyMem_Malloc(size * NUMBER_TEXT)
+        names = _dict_lookup_or_error(<PyObject *>self._rule_names, <PyObject *>flag_key)
+        if names == NULL:
+            _clear_error()
+            return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
+                                       <size_t>user_size, NULL, 0) == 1
+        wanted = _tuple_size(names) // 2
+        if wanted <= STACK_ATTRIBUTES:
+            keep = _gather_attributes(<PyObject *>attributes, names, stack, numbers, &count)
+            return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
+                                       <size_t>user_size, stack, <size_t>count) == 1
+        heap = <sk_attribute *>PyMem_Malloc(wanted * sizeof(sk_attribute))
+        heap_numbers = <char *>PyMem_Malloc(wanted * NUMBER_TEXT)
         try:
             if heap == NULL or heap_numbers == NULL:
                 raise MemoryError()
-            keep = _convert_attributes(<PyObject *>table, heap, heap_numbers, &count)
+            keep = _gather_attributes(<PyObject *>attributes, names, heap, heap_numbers, &count)
             return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
                                        <size_t>user_size, heap, <size_t>count) == 1
         finally:
@@ -385,26 +499,31 @@ cdef class FlagStore:
         cdef const char *flag_data
         cdef const char *user_data
         cdef Py_ssize_t flag_size, user_size
-        cdef sk_attribute *converted = NULL
+        cdef sk_attribute *gathered = NULL
         cdef char *numbers = NULL
         cdef Py_ssize_t count = 0
-        cdef object table
+        cdef Py_ssize_t wanted
+        cdef PyObject *names
         cdef sk_evaluation answer
         _check_keys(flag_key, user_key)
         table = _as_dict(attributes)
         keep_flag = _key_bytes(flag_key, &flag_data, &flag_size)
         keep_user = _key_bytes(user_key, &user_data, &user_size)
+        names = _dict_lookup_or_error(<PyObject *>self._rule_names, <PyObject *>flag_key)
+        if names == NULL:
+            _clear_error()
         try:
-            if table:
-                converted = <sk_attribute *>PyMem_Malloc(len(table) * sizeof(sk_attribute))
-                numbers = <char *>PyMem_Malloc(len(table) * NUMBER_TEXT)
-                if converted == NULL or numbers == NULL:
+            if table is not None and names != NULL:
+                wanted = _tuple_size(names) // 2
+                gathered = <sk_attribute *>PyMem_Malloc(wanted * sizeof(sk_attribute))
+                numbers = <char *>PyMem_Malloc(wanted * NUMBER_TEXT)
+                if gathered == NULL or numbers == NULL:
                     raise MemoryError()
-                keep = _convert_attributes(<PyObject *>table, converted, numbers, &count)
+                keep = _gather_attributes(<PyObject *>table, names, gathered, numbers, &count)
             sk_store_evaluate(self._store, flag_data, <size_t>flag_size, user_data,
-                              <size_t>user_size, converted, <size_t>count, &answer)
+                              <size_t>user_size, gathered, <size_t>count, &answer)
         finally:
-            PyMem_Free(converted)
+            PyMem_Free(gathered)
             PyMem_Free(numbers)
         if answer.reason == 0:
             return NOT_FOUND
@@ -415,6 +534,17 @@ cdef class FlagStore:
             answer.bucket if answer.bucket >= 0 else None,
             answer.version,
         )
+
+
+cdef tuple _names_of(tuple rules):
+    """The flat (name, name UTF-8, ...) tuple of the distinct attributes the rules use."""
+    cdef list flat = []
+    seen = set()
+    for rule in rules:
+        if rule.attribute not in seen:
+            seen.add(rule.attribute)
+            flat.extend((intern(rule.attribute), rule.attribute_utf8))
+    return tuple(flat)
 
 
 cdef int _check(int32_t status, str path) except -1:

@@ -292,3 +292,42 @@ def test_a_large_rule_list_evaluates(core: ModuleType) -> None:
     assert store.is_enabled("dark_mode", "u", {"email": "user9999@acme.com"})
     assert not store.is_enabled("dark_mode", "u", {"email": "user10000@acme.com"})
     assert sys.getrefcount(values) >= 2
+
+
+@pytest.mark.parametrize("extra", [0, 5, 8, 9, 40])
+def test_small_and_large_attribute_dicts_agree(core: ModuleType, extra: int) -> None:
+    # Small dicts are walked, large ones have only the rules' names looked up; both must give
+    # the first matching rule, also with more distinct names than fit on the stack.
+    rules = [
+        {"attribute": f"a{index}", "operator": "Equals", "values": ["x"]} for index in range(20)
+    ]
+    store = core.FlagStore()
+    store.upsert(make_flag(rollout_percentage=0, rules=rules))
+    for hit in (0, 7, 19):
+        attributes: dict[Any, Any] = {f"pad{index}": "x" for index in range(extra)}
+        attributes |= {f"a{hit}": "x", f"a{hit + 1}": "x", 3: "x", "a0": "y" if hit else "x"}
+        evaluation = store.evaluate("dark_mode", "u", attributes)
+        assert evaluation.rule_index == hit
+        assert store.is_enabled("dark_mode", "u", attributes)
+        assert store.is_enabled("dark_mode", "u", OrderedDict(attributes))
+    attributes = {f"pad{index}": "x" for index in range(extra)}
+    assert store.evaluate("dark_mode", "u", attributes).reason == "ROLLOUT"
+    assert not store.is_enabled("dark_mode", "u", attributes)
+
+
+def test_large_attribute_dicts_for_flags_without_rules(core: ModuleType) -> None:
+    store = core.FlagStore()
+    store.upsert(make_flag(rollout_percentage=50))
+    attributes = {f"name{index}": index for index in range(50)}
+    for user in ("u1", "u2", "u3"):
+        expected = core.bucket("dark_mode", user) < 50
+        assert store.is_enabled("dark_mode", user, attributes) is expected
+    store.upsert(
+        make_flag(
+            rollout_percentage=0,
+            rules=[{"attribute": "name7", "operator": "Equals", "values": ["7"]}],
+        )
+    )
+    assert store.is_enabled("dark_mode", "u1", attributes)
+    store.delete("dark_mode")
+    assert not store.is_enabled("dark_mode", "u1", attributes)

@@ -1,0 +1,19 @@
+# Python evaluation benchmark: evalcore (compiled and pure-Python) against the call floor and the
+# Python flag SDKs, each in its own virtualenv so the peers never enter the project's.
+
+BENCH_TARGETS += bench-python
+
+PEERS_VENV := benchmarks/.venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed
+
+.PHONY: bench-python
+
+$(PEERS_STAMP): benchmarks/requirements-python-peers.txt pyproject.toml setup.py $(CORE_SOURCES)
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements-python-peers.txt
+	$(PEERS_VENV)/bin/python -m pip install --quiet --no-deps --force-reinstall .
+	@touch $@
+
+bench-python: $(PEERS_STAMP)
+	$(PEERS_VENV)/bin/python benchmarks/eval_python.py
