@@ -156,6 +156,8 @@ class HistoryPagination(PageNumberPagination):
 
 class FlagHistoryApi(_ApiView):
     permission_classes = (CanReadFlags,)
+    # Declared (and used below) so that the schema shows the paginated envelope.
+    pagination_class = HistoryPagination
 
     @extend_schema(
         operation_id="flags_history",
@@ -169,17 +171,11 @@ class FlagHistoryApi(_ApiView):
         records = selectors.flag_history(key=key)
         if not records.exists():
             raise FlagNotFound(key)
-        paginator = HistoryPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(records, request, view=self) or []
         return paginator.get_paginated_response(
             [selectors.change_record_wire(record) for record in page]
         )
-
-    def get_serializer(self) -> ChangeRecordSerializer:
-        # drf-spectacular reads pagination from views that declare a paginator.
-        return ChangeRecordSerializer()
-
-    pagination_class = HistoryPagination
 
 
 def _evaluate_input(data: Any) -> tuple[str, str, dict[str, Any] | None]:
