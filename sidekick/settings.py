@@ -133,16 +133,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("PUBLIC_DIR") or VAR_DIR / "public")
 
+LOG_LEVEL = os.environ.get("SIDEKICK_LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {
-        "sidekick": {"handlers": ["console"], "level": os.environ.get("SIDEKICK_LOG_LEVEL", "INFO")},
-        "flags": {"handlers": ["console"], "level": os.environ.get("SIDEKICK_LOG_LEVEL", "INFO")},
-        "streaming": {
-            "handlers": ["console"],
-            "level": os.environ.get("SIDEKICK_LOG_LEVEL", "INFO"),
-        },
+        name: {"handlers": ["console"], "level": LOG_LEVEL}
+        for name in ("sidekick", "flags", "streaming")
     },
 }

@@ -8,7 +8,7 @@ from tests.service_env import REDIS_URL, REQUIRE_SERVICES, reachable
 
 
 def require_service(name: str, url: str) -> str:
-    """Returns url when the service answers; otherwise skips, or fails when services are required."""
+    """Returns url when the service answers; else skips, or fails when services are required."""
     if reachable(url):
         return url
     message = f"{name} is unreachable at {url}"

@@ -26,7 +26,9 @@ def reachable(url: str, timeout: float = 1.0) -> bool:
     parts = urlsplit(url)
     default_port = {"postgres": 5432, "postgresql": 5432, "redis": 6379}.get(parts.scheme, 0)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), timeout
+        ):
             return True
     except OSError:
         return False
