@@ -45,10 +45,26 @@ class StrictJSONParser(BaseParser):
         if len(body) > limit:
             raise RequestTooLarge()
         try:
-            return json.loads(
+            value = json.loads(
                 body.decode("utf-8"),
                 parse_constant=_reject_constant,
                 object_pairs_hook=_object_without_duplicates,
             )
         except (UnicodeDecodeError, ValueError, RecursionError) as error:
             raise exceptions.ParseError(f"The body is not valid JSON: {error}") from error
+        _require_unicode_text(value)
+        return value
+
+
+def _require_unicode_text(value: Any) -> None:
+    """Refuses lone surrogate escapes such as `"\\ud800"`: valid JSON syntax, but not text.
+
+    No database, response encoder or hash accepts them, so the body is refused here, once, for
+    every endpoint, rather than failing later as a 500.
+    """
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise exceptions.ParseError(
+            "The body holds a lone surrogate escape (\\ud800-\\udfff), which is not text."
+        ) from error

@@ -324,6 +324,12 @@ def test_missing_key_and_key_change(admin_client, existing, published) -> None:
         (b'{"key": "x", "rollout_percentage": NaN}', "application/json", 400),
         (b'{"key": "x", "key": "y"}', "application/json", 400),
         (b"\xff\xfe{}", "application/json", 400),
+        (b'{"key": "x", "description": "\\ud800"}', "application/json", 400),
+        (
+            b'{"key": "x", "rules": [{"attribute": "\\udc00"}]}',
+            "application/json",
+            400,
+        ),
         (b"key=x", "application/x-www-form-urlencoded", 415),
         (b"key: x", "text/plain", 415),
     ],
@@ -432,3 +438,23 @@ def test_schema_is_valid_openapi_without_generator_warnings(tmp_path) -> None:
     target = tmp_path / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
     assert "/api/flags/{key}/history" in target.read_text()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"flag": "\\ud800", "user_key": "u"}',
+        b'{"flag": "f", "user_key": "\\ud800"}',
+        b'{"flag": "f", "user_key": "u", "attributes": {"\\udc00": "x"}}',
+    ],
+)
+def test_evaluate_rejects_lone_surrogates(server_client, raw) -> None:
+    response = server_client.post("/api/evaluate", raw, content_type="application/json")
+    assert_error_shape(response, 400)
+
+
+def test_escaped_surrogate_pairs_are_ordinary_text(admin_client) -> None:
+    raw = b'{"key": "emoji", "description": "\\ud83d\\ude00"}'
+    response = admin_client.post("/api/flags", raw, content_type="application/json")
+    assert response.status_code == 201
+    assert response.json()["description"] == "\U0001f600"
