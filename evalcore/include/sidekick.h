@@ -229,6 +229,31 @@ int32_t sk_store_evaluate(const sk_store *store, const char *flag_key, size_t fl
                           const char *user_key, size_t user_key_len, const sk_attribute *attributes,
                           size_t attribute_count, sk_evaluation *out);
 
+/* ---- evaluation by handle (single-threaded stores; allocates nothing) ----------------------- */
+
+/* Returns the flag stored under key so that a host can evaluate it repeatedly without the
+ * per-call lookup, or NULL when no flag is stored under key (absent or deleted), for a NULL
+ * store or a NULL key with a non-zero length, and ALWAYS for an SK_STORE_CONCURRENT store (a
+ * writer could free the record under another thread). The store keeps ownership: never free the
+ * handle. It stays valid until the next upsert or remove of that key, sk_store_clear or
+ * sk_store_free, whatever they return. */
+SK_API(sk_store_find)
+const sk_flag *sk_store_find(const sk_store *store, const char *key, size_t key_len);
+
+/* As sk_store_is_enabled, for a flag returned by sk_store_find. A NULL flag, a flag never handed
+ * to a store, or a NULL pointer with a non-zero length evaluates to 0. */
+SK_API(sk_flag_is_enabled)
+int32_t sk_flag_is_enabled(const sk_flag *flag, const char *user_key, size_t user_key_len,
+                           const sk_attribute *attributes, size_t attribute_count);
+
+/* As sk_store_evaluate, for a flag returned by sk_store_find. A NULL flag is SK_OK with reason
+ * FLAG_NOT_FOUND. Returns SK_ERR_INVALID_ARGUMENT for a NULL out, a NULL pointer with a non-zero
+ * length, or a flag never handed to a store (then *out, if not NULL, says FLAG_NOT_FOUND). */
+SK_API(sk_flag_evaluate)
+int32_t sk_flag_evaluate(const sk_flag *flag, const char *user_key, size_t user_key_len,
+                         const sk_attribute *attributes, size_t attribute_count,
+                         sk_evaluation *out);
+
 #ifdef __cplusplus
 }
 #endif

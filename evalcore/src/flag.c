@@ -242,6 +242,7 @@ int32_t sk_flag_finalise(sk_flag *flag) {
   sk_murmur3_init(&flag->rollout_seed, 0);
   sk_murmur3_update(&flag->rollout_seed, flag->key, flag->key_len);
   sk_murmur3_update(&flag->rollout_seed, ":", 1);
+  flag->finalised = true;
   return SK_OK;
 }
 
@@ -346,8 +347,9 @@ static bool rule_matches(const sk_rule *rule, const sk_attribute *attributes,
   }
 }
 
-void sk_flag_evaluate(const sk_flag *flag, const char *user_key, size_t user_key_len,
-                      const sk_attribute *attributes, size_t attribute_count, sk_evaluation *out) {
+void sk_record_evaluate(const sk_flag *flag, const char *user_key, size_t user_key_len,
+                        const sk_attribute *attributes, size_t attribute_count,
+                        sk_evaluation *out) {
   out->version = flag->version;
   out->rule_index = -1;
   out->bucket = -1;
@@ -376,4 +378,54 @@ void sk_flag_evaluate(const sk_flag *flag, const char *user_key, size_t user_key
   const uint32_t bucket = sk_murmur3_finish(&flag->rollout_seed, user_key, user_key_len) % 100u;
   out->bucket = (int32_t)bucket;
   out->enabled = bucket < (uint32_t)flag->rollout;
+}
+
+bool sk_evaluation_arguments_valid(const char *user_key, size_t user_key_len,
+                                   const sk_attribute *attributes, size_t attribute_count) {
+  if ((user_key == NULL && user_key_len != 0) || (attributes == NULL && attribute_count != 0)) {
+    return false;
+  }
+  for (size_t i = 0; i < attribute_count; i++) {
+    if ((attributes[i].name == NULL && attributes[i].name_len != 0) ||
+        (attributes[i].value == NULL && attributes[i].value_len != 0)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void sk_evaluation_not_found(sk_evaluation *out) {
+  out->version = 0;
+  out->reason = SK_REASON_FLAG_NOT_FOUND;
+  out->rule_index = -1;
+  out->bucket = -1;
+  out->enabled = 0;
+}
+
+int32_t sk_flag_evaluate(const sk_flag *flag, const char *user_key, size_t user_key_len,
+                         const sk_attribute *attributes, size_t attribute_count,
+                         sk_evaluation *out) {
+  if (out == NULL) {
+    return SK_ERR_INVALID_ARGUMENT;
+  }
+  sk_evaluation_not_found(out);
+  if (flag == NULL) {
+    return SK_OK;
+  }
+  if (!flag->finalised || flag->tombstone ||
+      !sk_evaluation_arguments_valid(user_key, user_key_len, attributes, attribute_count)) {
+    return SK_ERR_INVALID_ARGUMENT;
+  }
+  sk_record_evaluate(flag, user_key, user_key_len, attributes, attribute_count, out);
+  return SK_OK;
+}
+
+int32_t sk_flag_is_enabled(const sk_flag *flag, const char *user_key, size_t user_key_len,
+                           const sk_attribute *attributes, size_t attribute_count) {
+  sk_evaluation result;
+  if (sk_flag_evaluate(flag, user_key, user_key_len, attributes, attribute_count, &result) !=
+      SK_OK) {
+    return 0;
+  }
+  return result.enabled;
 }

@@ -41,6 +41,7 @@ struct sk_flag {
   size_t key_len;
   bool enabled;
   bool tombstone; /* a remembered versioned delete: holds only key and version */
+  bool finalised; /* handed to a store: read-only, evaluable */
   int32_t rollout;
   uint64_t version;
   sk_rule *rules;
@@ -70,9 +71,17 @@ sk_flag *sk_tombstone_new(const char *key, size_t key_len, uint64_t version);
  * failure the flag is still a valid built flag that sk_flag_free releases. */
 int32_t sk_flag_finalise(sk_flag *flag);
 
+/* Whether evaluation's arguments are usable: NULL only with length or count 0, attributes
+ * included. */
+bool sk_evaluation_arguments_valid(const char *user_key, size_t user_key_len,
+                                   const sk_attribute *attributes, size_t attribute_count);
+
+/* Sets *out to the FLAG_NOT_FOUND answer. */
+void sk_evaluation_not_found(sk_evaluation *out);
+
 /* Evaluates a finalised, live (not tombstone) flag for a user and fills every field of *out.
  * Arguments are already validated. Allocates nothing. */
-void sk_flag_evaluate(const sk_flag *flag, const char *user_key, size_t user_key_len,
-                      const sk_attribute *attributes, size_t attribute_count, sk_evaluation *out);
+void sk_record_evaluate(const sk_flag *flag, const char *user_key, size_t user_key_len,
+                        const sk_attribute *attributes, size_t attribute_count, sk_evaluation *out);
 
 #endif /* SK_FLAG_H */

@@ -359,25 +359,8 @@ uint64_t sk_store_version(const sk_store *store, const char *key, size_t key_len
 static bool arguments_are_valid(const sk_store *store, const char *flag_key, size_t flag_key_len,
                                 const char *user_key, size_t user_key_len,
                                 const sk_attribute *attributes, size_t attribute_count) {
-  if (store == NULL || (flag_key == NULL && flag_key_len != 0) ||
-      (user_key == NULL && user_key_len != 0) || (attributes == NULL && attribute_count != 0)) {
-    return false;
-  }
-  for (size_t i = 0; i < attribute_count; i++) {
-    if ((attributes[i].name == NULL && attributes[i].name_len != 0) ||
-        (attributes[i].value == NULL && attributes[i].value_len != 0)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-static inline void set_not_found(sk_evaluation *out) {
-  out->version = 0;
-  out->reason = SK_REASON_FLAG_NOT_FOUND;
-  out->rule_index = -1;
-  out->bucket = -1;
-  out->enabled = 0;
+  return store != NULL && (flag_key != NULL || flag_key_len == 0) &&
+         sk_evaluation_arguments_valid(user_key, user_key_len, attributes, attribute_count);
 }
 
 /* The evaluation itself; the caller holds the read lock and has validated the arguments. */
@@ -387,10 +370,10 @@ static inline void evaluate_locked(const sk_store *store, const char *flag_key, 
                                    sk_evaluation *out) {
   const sk_flag *flag = find(store, flag_key, flag_key_len);
   if (flag == NULL || flag->tombstone) {
-    set_not_found(out);
+    sk_evaluation_not_found(out);
     return;
   }
-  sk_flag_evaluate(flag, user_key, user_key_len, attributes, attribute_count, out);
+  sk_record_evaluate(flag, user_key, user_key_len, attributes, attribute_count, out);
 }
 
 int32_t sk_store_evaluate(const sk_store *store, const char *flag_key, size_t flag_key_len,
@@ -401,7 +384,7 @@ int32_t sk_store_evaluate(const sk_store *store, const char *flag_key, size_t fl
   }
   if (!arguments_are_valid(store, flag_key, flag_key_len, user_key, user_key_len, attributes,
                            attribute_count)) {
-    set_not_found(out);
+    sk_evaluation_not_found(out);
     return SK_ERR_INVALID_ARGUMENT;
   }
   read_lock(store);
@@ -424,4 +407,12 @@ int32_t sk_store_is_enabled(const sk_store *store, const char *flag_key, size_t 
                   attribute_count, &result);
   read_unlock(store);
   return result.enabled;
+}
+
+const sk_flag *sk_store_find(const sk_store *store, const char *key, size_t key_len) {
+  if (store == NULL || store->mode != SK_STORE_SINGLE_THREADED || (key == NULL && key_len != 0)) {
+    return NULL;
+  }
+  const sk_flag *record = find(store, key, key_len);
+  return record != NULL && !record->tombstone ? record : NULL;
 }

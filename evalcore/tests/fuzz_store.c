@@ -185,7 +185,8 @@ static int32_t build(input *in, size_t key, model_flag *m, sk_flag **out) {
 
 static void run_input(const uint8_t *data, size_t size) {
   input in = {data, size};
-  sk_store *store = sk_store_new(next(&in) % 2);
+  const int32_t mode = next(&in) % 2;
+  sk_store *store = sk_store_new(mode);
   model_flag model[KEYS];
   memset(model, 0, sizeof model);
 
@@ -262,6 +263,13 @@ static void run_input(const uint8_t *data, size_t size) {
       CHECK_EQ(sk_store_is_enabled(store, flag_key, strlen(flag_key), user.bytes, user.len, attrs,
                                    count),
                want.enabled);
+      if (mode == SK_STORE_SINGLE_THREADED) {
+        const sk_flag *handle = sk_store_find(store, flag_key, strlen(flag_key));
+        CHECK_EQ(handle != NULL, want.reason != SK_REASON_FLAG_NOT_FOUND);
+        sk_evaluation by_handle;
+        CHECK_EQ(sk_flag_evaluate(handle, user.bytes, user.len, attrs, count, &by_handle), SK_OK);
+        CHECK(memcmp(&by_handle, &got, sizeof got) == 0);
+      }
       break;
     }
     }

@@ -780,6 +780,72 @@ static void test_copies_every_string(void) {
   sk_store_free(store);
 }
 
+static void test_evaluate_by_handle(void) {
+  CHECK(sk_store_find(NULL, S("f")) == NULL);
+  sk_store *concurrent = sk_store_new(SK_STORE_CONCURRENT);
+  CHECK_EQ(sk_store_upsert(concurrent, new_flag("f", true, -1, 1)), SK_OK);
+  CHECK(sk_store_find(concurrent, S("f")) == NULL); /* handles are for single-threaded stores */
+  sk_store_free(concurrent);
+
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  CHECK(sk_store_find(store, S("f")) == NULL); /* empty store */
+  sk_flag *flag = new_flag("f", true, 50, 3);
+  const char *acme[] = {"@acme.com", NULL};
+  add_rule(flag, "email", SK_OP_ENDS_WITH, acme);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+  CHECK(sk_store_find(store, NULL, 1) == NULL);
+  CHECK(sk_store_find(store, S("g")) == NULL);
+  const sk_flag *found = sk_store_find(store, S("f"));
+  CHECK(found == flag); /* the record the store took */
+
+  sk_attribute staff = attr("email", "jane@acme.com");
+  char user[16];
+  for (int i = 0; i < 200; i++) {
+    const int n = snprintf(user, sizeof user, "u%d", i);
+    for (size_t count = 0; count <= 1; count++) {
+      sk_evaluation by_store;
+      sk_evaluation by_handle;
+      CHECK_EQ(sk_store_evaluate(store, S("f"), user, (size_t)n, &staff, count, &by_store), SK_OK);
+      CHECK_EQ(sk_flag_evaluate(found, user, (size_t)n, &staff, count, &by_handle), SK_OK);
+      CHECK(memcmp(&by_store, &by_handle, sizeof by_store) == 0);
+      CHECK_EQ(sk_flag_is_enabled(found, user, (size_t)n, &staff, count), by_store.enabled);
+    }
+  }
+
+  sk_evaluation e;
+  CHECK_EQ(sk_flag_evaluate(NULL, S("u"), NULL, 0, &e), SK_OK);
+  CHECK_EQ(e.reason, SK_REASON_FLAG_NOT_FOUND);
+  CHECK_EQ(e.version, 0);
+  CHECK_EQ(sk_flag_is_enabled(NULL, S("u"), NULL, 0), 0);
+  CHECK_EQ(sk_flag_evaluate(found, S("u"), NULL, 0, NULL), SK_ERR_INVALID_ARGUMENT);
+  memset(&e, 0x55, sizeof e);
+  CHECK_EQ(sk_flag_evaluate(found, NULL, 1, NULL, 0, &e), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(e.reason, SK_REASON_FLAG_NOT_FOUND);
+  CHECK_EQ(sk_flag_evaluate(found, S("u"), NULL, 1, &e), SK_ERR_INVALID_ARGUMENT);
+  sk_attribute bad = {NULL, 1, "v", 1};
+  CHECK_EQ(sk_flag_evaluate(found, S("u"), &bad, 1, &e), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_flag_is_enabled(found, NULL, 1, NULL, 0), 0);
+
+  /* A flag still being built is not evaluable: it has not been finalised. */
+  sk_flag *unstored = new_flag("u", true, -1, 1);
+  memset(&e, 0x55, sizeof e);
+  CHECK_EQ(sk_flag_evaluate(unstored, S("u"), NULL, 0, &e), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(e.reason, SK_REASON_FLAG_NOT_FOUND);
+  CHECK_EQ(sk_flag_is_enabled(unstored, S("u"), NULL, 0), 0);
+  sk_flag_free(unstored);
+
+  /* Deleted keys have no handle; a rewritten key has a new one. */
+  CHECK_EQ(sk_store_upsert(store, new_flag("f", false, -1, 4)), SK_OK);
+  found = sk_store_find(store, S("f"));
+  CHECK(found != NULL);
+  CHECK_EQ(sk_flag_evaluate(found, S("u"), NULL, 0, &e), SK_OK);
+  CHECK_EQ(e.reason, SK_REASON_OFF);
+  CHECK_EQ(e.version, 4);
+  CHECK_EQ(sk_store_remove(store, S("f"), 5), SK_OK);
+  CHECK(sk_store_find(store, S("f")) == NULL); /* a tombstone is not a flag */
+  sk_store_free(store);
+}
+
 int main(void) {
   RUN(test_abi_version_and_names);
   RUN(test_operator_parse);
@@ -809,5 +875,6 @@ int main(void) {
   RUN(test_remove_and_tombstones);
   RUN(test_many_flags_grow_and_shrink);
   RUN(test_copies_every_string);
+  RUN(test_evaluate_by_handle);
   return harness_finish();
 }
