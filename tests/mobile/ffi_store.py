@@ -136,6 +136,26 @@ class FfiFlagStore:
             version=None if out.reason == 0 else out.version,
         )
 
+    def evaluate_by_handle(
+        self, flag_key: str, user_key: str, attributes: Mapping[str, object] | None = None
+    ) -> tuple[bool, Evaluation]:
+        """sk_store_find, then sk_flag_is_enabled and sk_flag_evaluate on the handle."""
+        flag, user, array, count, _keep = self._prepare(flag_key, user_key, attributes)
+        handle = self.api.sk_store_find(self.store, flag, len(flag))
+        enabled = self.api.sk_flag_is_enabled(handle, user, len(user), array, count)
+        out = self.api.structs["SkEvaluation"]()
+        status = self.api.sk_flag_evaluate(handle, user, len(user), array, count, ctypes.byref(out))
+        if status != SK_OK:
+            raise RuntimeError(f"sk_flag_evaluate: {self._status_name(status)}")
+        evaluation = Evaluation(
+            enabled=out.enabled != 0,
+            reason=self.api.sk_reason_name(out.reason).decode(),
+            rule_index=None if out.ruleIndex < 0 else out.ruleIndex,
+            bucket=None if out.bucket < 0 else out.bucket,
+            version=None if out.reason == 0 else out.version,
+        )
+        return bool(enabled != 0), evaluation
+
     def _prepare(
         self, flag_key: str, user_key: str, attributes: Mapping[str, object] | None
     ) -> tuple[bytes, bytes, Any, int, list[bytes]]:

@@ -233,3 +233,46 @@ def test_a_rejected_wire_flag_changes_nothing(store: FfiFlagStore) -> None:
     assert caught.value.path == "rules[0].operator"
     assert store.version("keep") == 1
     assert len(store) == 1
+
+
+def test_evaluation_by_handle(api: NativeApi, store: FfiFlagStore) -> None:
+    rule = {"attribute": "plan", "operator": "Equals", "values": ["pro"]}
+    assert store.upsert(
+        {"key": "handle", "is_enabled": True, "rollout_percentage": 30, "version": 4}
+    )
+    assert store.upsert(
+        {"key": "ruled", "is_enabled": True, "rollout_percentage": 0, "rules": [rule]}
+    )
+    for user in [f"user-{n}" for n in range(50)]:
+        for key, attributes in [("handle", None), ("ruled", {"plan": "pro"}), ("ruled", None)]:
+            expected = store.evaluate(key, user, attributes)
+            assert store.evaluate_by_handle(key, user, attributes) == (expected.enabled, expected)
+    missing = store.evaluate("absent", "u")
+    assert missing.reason == "FLAG_NOT_FOUND"
+    assert store.evaluate_by_handle("absent", "u") == (False, missing)
+    find = api.sk_store_find
+    assert find(store.store, b"handle", 6)
+    assert find(store.store, b"absent", 6) is None
+    assert find(None, b"handle", 6) is None
+    assert find(store.store, None, 6) is None
+    assert store.delete("handle", 5)
+    assert find(store.store, b"handle", 6) is None  # a tombstone is not a flag
+    concurrent = api.sk_store_new(1)
+    flag = new_flag(api, b"shared")
+    assert api.sk_store_upsert(concurrent, flag) == 0
+    assert find(concurrent, b"shared", 6) is None  # never handed out by a concurrent store
+    api.sk_store_free(concurrent)
+
+
+def test_evaluation_by_handle_rejects_bad_arguments(api: NativeApi) -> None:
+    evaluation = api.structs["SkEvaluation"](9, 3, 1, 1, 1)
+    assert api.sk_flag_evaluate(None, b"u", 1, None, 0, ctypes.byref(evaluation)) == 0
+    assert (evaluation.reason, evaluation.enabled, evaluation.version) == (0, 0, 0)
+    assert api.sk_flag_is_enabled(None, b"u", 1, None, 0) == 0
+    loose = new_flag(api, b"loose")  # never handed to a store
+    evaluation = api.structs["SkEvaluation"](9, 3, 1, 1, 1)
+    assert api.sk_flag_evaluate(loose, b"u", 1, None, 0, ctypes.byref(evaluation)) == -2
+    assert evaluation.reason == 0
+    assert api.sk_flag_is_enabled(loose, b"u", 1, None, 0) == 0
+    assert api.sk_flag_evaluate(loose, b"u", 1, None, 0, None) == -2
+    api.sk_flag_free(loose)

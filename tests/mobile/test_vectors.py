@@ -72,6 +72,7 @@ def run_case(store: FfiFlagStore, case: dict[str, Any]) -> None:
         )
         assert tuple(got) == want, f"{name}: {flag}/{user} {attributes!r}"
         assert store.is_enabled(flag, user, attributes) is expected["enabled"], name
+        assert store.evaluate_by_handle(flag, user, attributes) == (expected["enabled"], got), name
 
 
 def _keys(case: dict[str, Any]) -> set[str]:

@@ -161,6 +161,23 @@ typedef _SkStoreEvaluateDart = int Function(
     int attributeCount,
     Pointer<SkEvaluation> out);
 
+typedef _SkStoreFindNative = Pointer<SkFlag> Function(
+    Pointer<SkStore> store, Pointer<Uint8> key, Size keyLen);
+typedef _SkStoreFindDart = Pointer<SkFlag> Function(
+    Pointer<SkStore> store, Pointer<Uint8> key, int keyLen);
+
+typedef _SkFlagIsEnabledNative = Int32 Function(Pointer<SkFlag> flag, Pointer<Uint8> userKey,
+    Size userKeyLen, Pointer<SkAttribute> attributes, Size attributeCount);
+typedef _SkFlagIsEnabledDart = int Function(Pointer<SkFlag> flag, Pointer<Uint8> userKey,
+    int userKeyLen, Pointer<SkAttribute> attributes, int attributeCount);
+
+typedef _SkFlagEvaluateNative = Int32 Function(Pointer<SkFlag> flag, Pointer<Uint8> userKey,
+    Size userKeyLen, Pointer<SkAttribute> attributes, Size attributeCount,
+    Pointer<SkEvaluation> out);
+typedef _SkFlagEvaluateDart = int Function(Pointer<SkFlag> flag, Pointer<Uint8> userKey,
+    int userKeyLen, Pointer<SkAttribute> attributes, int attributeCount,
+    Pointer<SkEvaluation> out);
+
 /// Opens libsidekick the way each platform ships it: a shared library beside the app on Android
 /// and desktop, linked statically into the executable on iOS.
 DynamicLibrary openSidekickLibrary() {
@@ -217,6 +234,14 @@ final class SidekickBindings {
             isLeaf: true),
         storeEvaluate = dylib.lookupFunction<_SkStoreEvaluateNative, _SkStoreEvaluateDart>(
             'sk_store_evaluate',
+            isLeaf: true),
+        storeFind =
+            dylib.lookupFunction<_SkStoreFindNative, _SkStoreFindDart>('sk_store_find', isLeaf: true),
+        flagIsEnabled = dylib.lookupFunction<_SkFlagIsEnabledNative, _SkFlagIsEnabledDart>(
+            'sk_flag_is_enabled',
+            isLeaf: true),
+        flagEvaluate = dylib.lookupFunction<_SkFlagEvaluateNative, _SkFlagEvaluateDart>(
+            'sk_flag_evaluate',
             isLeaf: true);
 
   final _SkAbiVersionDart abiVersion;
@@ -241,6 +266,13 @@ final class SidekickBindings {
   final _SkStoreVersionDart storeVersion;
   final _SkStoreIsEnabledDart storeIsEnabled;
   final _SkStoreEvaluateDart storeEvaluate;
+
+  /// Evaluation by handle, bound so that all of sidekick.h is reachable from Dart. FlagStore does
+  /// not use it: caching handles in Dart would put a map lookup of its own on every call, which
+  /// is the very lookup the handle saves in C.
+  final _SkStoreFindDart storeFind;
+  final _SkFlagIsEnabledDart flagIsEnabled;
+  final _SkFlagEvaluateDart flagEvaluate;
 
   static SidekickBindings? _instance;
 
