@@ -141,7 +141,7 @@ def header_abi_version(text: str) -> int:
     return int(match.group(1))
 
 
-def _split_top_level(text: str, brackets: str = "<(", closers: str = ">)") -> list[str]:
+def split_top_level(text: str, brackets: str = "<(", closers: str = ">)") -> list[str]:
     """Splits on commas outside the given brackets (Dart generics and parentheses by default)."""
     parts: list[str] = []
     depth = 0
@@ -169,11 +169,11 @@ def _ffi_type(text: str) -> str:
     return re.sub(r"\s+", "", name.group(1))
 
 
-def _ffi_signature(text: str) -> FfiSignature:
+def ffi_signature(text: str) -> FfiSignature:
     match = re.fullmatch(r"\s*(.+?)\s+Function\s*\((.*)\)\s*", text, re.S)
     if match is None:
         raise ValueError(f"not a function type: {text.strip()!r}")
-    params = tuple(_ffi_type(p) for p in _split_top_level(match.group(2)))
+    params = tuple(_ffi_type(p) for p in split_top_level(match.group(2)))
     return FfiSignature(_ffi_type(match.group(1)), params)
 
 
@@ -184,7 +184,7 @@ def parse_dart(text: str) -> tuple[dict[str, DartBinding], list[str]]:
     typedefs: dict[str, FfiSignature] = {}
     for match in re.finditer(r"typedef\s+(\w+)\s*=\s*(.*?);", source, re.S):
         try:
-            typedefs[match.group(1)] = _ffi_signature(match.group(2))
+            typedefs[match.group(1)] = ffi_signature(match.group(2))
         except ValueError as error:
             problems.append(f"typedef {match.group(1)}: {error}")
 
@@ -219,8 +219,8 @@ def parse_dart(text: str) -> tuple[dict[str, DartBinding], list[str]]:
     )
     for match in re.finditer(native_pattern, source, re.S):
         signature, symbol, returns, dart_name, params = match.groups()
-        native = typedefs.get(signature.strip()) or _ffi_signature(signature)
-        dart_params = tuple(_ffi_type(p) for p in _split_top_level(params))
+        native = typedefs.get(signature.strip()) or ffi_signature(signature)
+        dart_params = tuple(_ffi_type(p) for p in split_top_level(params))
         add(
             symbol or dart_name,
             DartBinding(symbol or dart_name, native, FfiSignature(_ffi_type(returns), dart_params)),
@@ -353,7 +353,7 @@ def cpp_calls(cpp_text: str) -> list[tuple[str, int]]:
             index += 1
         arguments = source[match.end() : index - 1]
         # C++ arguments hold `->` and `<`, so only (), [] and {} nest here.
-        parts = _split_top_level(arguments, "([{", ")]}")
+        parts = split_top_level(arguments, "([{", ")]}")
         count = len(parts) if arguments.strip() else 0
         calls.append((match.group(1), count))
     return calls

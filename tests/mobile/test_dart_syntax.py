@@ -75,3 +75,35 @@ def test_every_binding_the_store_calls_exists() -> None:
     constants = set(re.findall(r"static const int (\w+) =", bindings))
     statuses = set(re.findall(r"\bSk(?:Status|StoreMode)\.(\w+)", store))
     assert statuses <= constants, statuses - constants
+
+
+def test_every_binding_call_passes_as_many_arguments_as_its_typedef() -> None:
+    """Dart arity errors at the FFI boundary, caught without the analyzer."""
+    bindings = (PACKAGE / "lib" / "src" / "bindings.dart").read_text()
+    typedefs = dict(re.findall(r"typedef\s+(\w+)\s*=\s*(.*?);", bindings, re.S))
+    field_types = {
+        field: type_name
+        for type_name, field in re.findall(r"^  final (_\w+) (\w+);", bindings, re.M)
+    }
+    checked = 0
+    for source_path in DART_FILES:
+        source = source_path.read_text()
+        for field, count in dart_calls(source, r"_native\.(\w+)\s*\("):
+            signature = abi_check.ffi_signature(typedefs[field_types[field]])
+            assert count == len(signature.params), f"{source_path.name}: _native.{field}"
+            checked += 1
+    assert checked >= 15
+
+
+def dart_calls(source: str, pattern: str) -> list[tuple[str, int]]:
+    """(name, argument count) of every call matching pattern, which ends at the open paren."""
+    calls: list[tuple[str, int]] = []
+    for match in re.finditer(pattern, source):
+        depth, index = 1, match.end()
+        while depth and index < len(source):
+            depth += {"(": 1, ")": -1}.get(source[index], 0)
+            index += 1
+        arguments = source[match.end() : index - 1]
+        parts = [p for p in abi_check.split_top_level(arguments, "([{", ")]}") if p.strip()]
+        calls.append((match.group(1), len(parts)))
+    return calls
