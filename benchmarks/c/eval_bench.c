@@ -5,8 +5,9 @@
  *   eval_bench time                     prints ns per evaluation for every scenario and mode
  *   eval_bench threads                  S1 from 1 and 2 threads at once: the reader lock's
  *                                       shared counter under contention
- *   eval_bench count SCENARIO MODE N    runs exactly N evaluations (for callgrind: the
- *                                       difference between two N is the per-evaluation cost)
+ *   eval_bench count SCENARIO METHOD N  runs exactly N evaluations (for callgrind: the
+ *                                       difference between two N is the per-evaluation cost);
+ *                                       METHOD 0 single-threaded store, 1 concurrent, 2 by handle
  *
  * S1: enabled, 100%, no rules. S2: 50% rollout over 10,000 users. S3: five rules on
  * email/plan/country that miss, then 50%. S4: one EndsWith "@acme.com" rule that matches.
@@ -96,8 +97,12 @@ static bench *bench_new(void) {
 
 /* Runs n evaluations of one scenario; returns how many were enabled so nothing is optimised
  * away. */
-static long run(const bench *b, int scenario, int mode, long n) {
-  const sk_store *store = b->stores[mode];
+/* What run() measures: sk_store_is_enabled on either store, or sk_flag_is_enabled on a handle
+ * from the single-threaded store. */
+enum { BY_HANDLE = 2, METHODS = 3 };
+
+static long run(const bench *b, int scenario, int method, long n) {
+  const sk_store *store = b->stores[method == BY_HANDLE ? SK_STORE_SINGLE_THREADED : method];
   const char *flag = scenario_flags[scenario];
   const size_t flag_len = strlen(flag);
   sk_attribute missing[] = {attr("email", "jane@example.com"), attr("plan", "free"),
@@ -107,6 +112,14 @@ static long run(const bench *b, int scenario, int mode, long n) {
   const size_t count = scenario == 2 ? 3 : scenario == 3 ? 1 : 0;
   long enabled = 0;
   int user = 0;
+  if (method == BY_HANDLE) {
+    const sk_flag *handle = sk_store_find(store, flag, flag_len);
+    for (long i = 0; i < n; i++) {
+      enabled += sk_flag_is_enabled(handle, b->users[user], b->user_lens[user], attributes, count);
+      user = user + 1 == USERS ? 0 : user + 1;
+    }
+    return enabled;
+  }
   for (long i = 0; i < n; i++) {
     enabled += sk_store_is_enabled(store, flag, flag_len, b->users[user], b->user_lens[user],
                                    attributes, count);
@@ -122,13 +135,13 @@ static double now_ns(void) {
 }
 
 /* The best of several rounds: the least disturbed by everything else on the machine. */
-static double ns_per_eval(const bench *b, int scenario, int mode) {
+static double ns_per_eval(const bench *b, int scenario, int method) {
   const long n = 2000000;
   double best = 1e30;
   volatile long sink = 0;
   for (int round = 0; round < 7; round++) {
     const double start = now_ns();
-    sink += run(b, scenario, mode, n);
+    sink += run(b, scenario, method, n);
     const double elapsed = (now_ns() - start) / (double)n;
     best = elapsed < best ? elapsed : best;
   }
@@ -176,27 +189,30 @@ static void print_thread_table(const bench *b) {
 int main(int argc, char **argv) {
   bench *b = bench_new();
   if (argc == 2 && strcmp(argv[1], "time") == 0) {
-    printf("%-14s %14s %14s %10s\n", "scenario", "single ns", "concurrent ns", "lock ns");
+    printf("%-14s %14s %14s %10s %14s\n", "scenario", "single ns", "concurrent ns", "lock ns",
+           "by handle ns");
     for (int s = 0; s < SCENARIOS; s++) {
       const double single = ns_per_eval(b, s, SK_STORE_SINGLE_THREADED);
       const double concurrent = ns_per_eval(b, s, SK_STORE_CONCURRENT);
-      printf("S%d %-11s %14.1f %14.1f %10.1f\n", s + 1, scenario_flags[s], single, concurrent,
-             concurrent - single);
+      const double handle = ns_per_eval(b, s, BY_HANDLE);
+      printf("S%d %-11s %14.1f %14.1f %10.1f %14.1f\n", s + 1, scenario_flags[s], single,
+             concurrent, concurrent - single, handle);
     }
   } else if (argc == 2 && strcmp(argv[1], "threads") == 0) {
     print_thread_table(b);
   } else if (argc == 5 && strcmp(argv[1], "count") == 0) {
     const int scenario = atoi(argv[2]) - 1;
-    const int mode = atoi(argv[3]);
+    const int method = atoi(argv[3]);
     const long n = atol(argv[4]);
-    if (scenario < 0 || scenario >= SCENARIOS || (mode != 0 && mode != 1) || n < 0) {
+    if (scenario < 0 || scenario >= SCENARIOS || method < 0 || method >= METHODS || n < 0) {
       fprintf(stderr, "eval_bench: bad arguments\n");
       return 2;
     }
-    volatile long sink = run(b, scenario, mode, n);
+    volatile long sink = run(b, scenario, method, n);
     (void)sink;
   } else {
-    fprintf(stderr, "usage: eval_bench time | threads | count SCENARIO(1-4) MODE(0|1) N\n");
+    fprintf(stderr, "usage: eval_bench time | threads | count SCENARIO(1-4) METHOD N\n"
+                    "  METHOD: 0 single-threaded store, 1 concurrent store, 2 by handle\n");
     return 2;
   }
   sk_store_free(b->stores[0]);

@@ -24,14 +24,14 @@ collected() {
 
 echo
 echo "== C core: instructions per evaluation (callgrind) =="
-printf '%-10s %12s %12s %10s\n' scenario single concurrent lock
+printf '%-10s %12s %12s %10s %12s\n' scenario single concurrent lock "by handle"
 for scenario in 1 2 3 4; do
   row=()
-  for mode in 0 1; do
-    low=$(collected "$scenario" "$mode" 1000)
-    high=$(collected "$scenario" "$mode" 11000)
+  for method in 0 1 2; do
+    low=$(collected "$scenario" "$method" 1000)
+    high=$(collected "$scenario" "$method" 11000)
     row+=("$(awk -v a="$low" -v b="$high" 'BEGIN { printf "%.1f", (b - a) / 10000 }')")
   done
   lock=$(awk -v a="${row[0]}" -v b="${row[1]}" 'BEGIN { printf "%.1f", b - a }')
-  printf 'S%-9s %12s %12s %10s\n' "$scenario" "${row[0]}" "${row[1]}" "$lock"
+  printf 'S%-9s %12s %12s %10s %12s\n' "$scenario" "${row[0]}" "${row[1]}" "$lock" "${row[2]}"
 done

@@ -380,28 +380,6 @@ void sk_record_evaluate(const sk_flag *flag, const char *user_key, size_t user_k
   out->enabled = bucket < (uint32_t)flag->rollout;
 }
 
-bool sk_evaluation_arguments_valid(const char *user_key, size_t user_key_len,
-                                   const sk_attribute *attributes, size_t attribute_count) {
-  if ((user_key == NULL && user_key_len != 0) || (attributes == NULL && attribute_count != 0)) {
-    return false;
-  }
-  for (size_t i = 0; i < attribute_count; i++) {
-    if ((attributes[i].name == NULL && attributes[i].name_len != 0) ||
-        (attributes[i].value == NULL && attributes[i].value_len != 0)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-void sk_evaluation_not_found(sk_evaluation *out) {
-  out->version = 0;
-  out->reason = SK_REASON_FLAG_NOT_FOUND;
-  out->rule_index = -1;
-  out->bucket = -1;
-  out->enabled = 0;
-}
-
 int32_t sk_flag_evaluate(const sk_flag *flag, const char *user_key, size_t user_key_len,
                          const sk_attribute *attributes, size_t attribute_count,
                          sk_evaluation *out) {

@@ -72,12 +72,30 @@ sk_flag *sk_tombstone_new(const char *key, size_t key_len, uint64_t version);
 int32_t sk_flag_finalise(sk_flag *flag);
 
 /* Whether evaluation's arguments are usable: NULL only with length or count 0, attributes
- * included. */
-bool sk_evaluation_arguments_valid(const char *user_key, size_t user_key_len,
-                                   const sk_attribute *attributes, size_t attribute_count);
+ * included. Inline: it runs on every evaluation. */
+static inline bool sk_evaluation_arguments_valid(const char *user_key, size_t user_key_len,
+                                                 const sk_attribute *attributes,
+                                                 size_t attribute_count) {
+  if ((user_key == NULL && user_key_len != 0) || (attributes == NULL && attribute_count != 0)) {
+    return false;
+  }
+  for (size_t i = 0; i < attribute_count; i++) {
+    if ((attributes[i].name == NULL && attributes[i].name_len != 0) ||
+        (attributes[i].value == NULL && attributes[i].value_len != 0)) {
+      return false;
+    }
+  }
+  return true;
+}
 
 /* Sets *out to the FLAG_NOT_FOUND answer. */
-void sk_evaluation_not_found(sk_evaluation *out);
+static inline void sk_evaluation_not_found(sk_evaluation *out) {
+  out->version = 0;
+  out->reason = SK_REASON_FLAG_NOT_FOUND;
+  out->rule_index = -1;
+  out->bucket = -1;
+  out->enabled = 0;
+}
 
 /* Evaluates a finalised, live (not tombstone) flag for a user and fills every field of *out.
  * Arguments are already validated. Allocates nothing. */
