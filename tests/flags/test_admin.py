@@ -282,3 +282,11 @@ def test_api_key_created_in_the_admin_is_shown_once_and_works(browser) -> None:
     )
     assert response.status_code == 302
     assert authenticate_bearer(secrets[0]) is None
+
+
+def test_the_dashboard_styles_are_served_without_collectstatic(settings) -> None:
+    settings.DEBUG = False
+    response = Client().get("/static/admin/css/base.css")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/css")
+    assert Client().get("/static/../sidekick/settings.py").status_code in (400, 404)
