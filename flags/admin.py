@@ -115,7 +115,12 @@ class FlagAdmin(admin.ModelAdmin):
             if rules is not None:
                 data["rules"] = rules
             if data:
-                services.flag_patch(key=key, data=data, actor=_actor(request))
+                services.flag_patch(
+                    key=key,
+                    data=data,
+                    actor=_actor(request),
+                    if_match=cleaned.get("expected_version"),
+                )
         for formset in formsets:
             # The admin's change message reads these; the service, not formset.save(), wrote.
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
@@ -159,7 +164,15 @@ class FlagAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except (FlagValidationError, VersionMismatch, FlagNotFound) as error:
+        except VersionMismatch:
+            self.message_user(
+                request,
+                "Not saved: someone changed this flag since you opened it. Review the current "
+                "version below and apply your change again.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+        except (FlagValidationError, FlagNotFound) as error:
             detail = getattr(error, "errors", None) or str(error)
             self.message_user(request, f"Not saved: {detail}", messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())

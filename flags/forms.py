@@ -24,9 +24,18 @@ def _apply_errors(form: forms.BaseForm, errors: dict[str, list[str]], prefix: st
 
 
 class FlagAdminForm(forms.ModelForm):
+    # The version the page was opened at: saving over someone else's newer change is refused
+    # (like If-Match) instead of silently replacing their rules.
+    expected_version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
     class Meta:
         model = Flag
         fields = TOP_LEVEL_FIELDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["expected_version"] = self.instance.version
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

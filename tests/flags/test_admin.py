@@ -290,3 +290,24 @@ def test_the_dashboard_styles_are_served_without_collectstatic(settings) -> None
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/css")
     assert Client().get("/static/../sidekick/settings.py").status_code in (400, 404)
+
+
+def test_saving_a_page_opened_before_someone_elses_change_is_refused(browser, published) -> None:
+    services.flag_upsert(data={"key": "shared", "description": "v1"}, actor="t")
+    page = browser.get(change_url("shared"))
+    opened_at = page.context["adminform"].form.initial["expected_version"]
+    assert opened_at == 1
+    services.flag_patch(key="shared", data={"description": "by someone else"}, actor="t")
+    published.clear()
+    before = stored_state()
+    form = {"description": "mine", "expected_version": str(opened_at), **rule_forms([])}
+    response = browser.post(change_url("shared"), form, follow=True)
+    messages = [str(message) for message in response.context["messages"]]
+    assert any("someone changed this flag" in message for message in messages)
+    assert stored_state() == before
+    assert published == []
+
+    fresh = {**form, "expected_version": "2"}
+    assert browser.post(change_url("shared"), fresh).status_code == 302
+    after = flag_get_wire(key="shared")
+    assert after is not None and after["description"] == "mine" and after["version"] == 3
