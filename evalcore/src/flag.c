@@ -246,8 +246,8 @@ int32_t sk_flag_finalise(sk_flag *flag) {
   return SK_OK;
 }
 
-static bool values_contain(const sk_slice *values, size_t count, const char *value,
-                           size_t value_len) {
+static inline bool values_contain(const sk_slice *values, size_t count, const char *value,
+                                  size_t value_len) {
   if (count <= LINEAR_SCAN_MAX) {
     for (size_t i = 0; i < count; i++) {
       if (values[i].len == value_len && sk_bytes_equal(values[i].ptr, value, value_len)) {
