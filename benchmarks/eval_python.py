@@ -130,6 +130,7 @@ def floor_candidates(scenario: Scenario) -> list[Candidate]:
 def unleash_candidate(scenario: Scenario) -> Candidate:
     from UnleashClient import UnleashClient
     from UnleashClient.cache import FileCache
+    from UnleashClient.utils import InstanceAllowType
 
     flag = scenario.flag
     operators = {"Equals": "IN", "EndsWith": "STR_ENDS_WITH"}
@@ -174,6 +175,7 @@ def unleash_candidate(scenario: Scenario) -> Candidate:
         disable_registration=True,
         cache=cache,
         refresh_interval=3600,
+        multiple_instance_mode=InstanceAllowType.SILENTLY_ALLOW,  # one client per scenario
     )
     client.initialize_client(fetch_toggles=False)
     key, is_enabled = flag["key"], client.is_enabled
@@ -457,25 +459,35 @@ PEERS: list[tuple[str, Callable[[Scenario], Candidate]]] = [
 # ---- measuring ---------------------------------------------------------------------------------
 
 
-def ns_per_call(loop: Callable[[], object], calls: int, repeats: int, budget: float) -> float:
-    """Median over repeats of one timing's ns per call; each timing runs the loop enough times."""
-    started = time.perf_counter()
-    loop()
-    once = time.perf_counter() - started
-    passes = max(1, math.ceil(budget / max(once, 1e-9)))
-    samples = []
+def time_interleaved(rows: list[Candidate], calls: int, repeats: int, budget: float) -> list[float]:
+    """Median ns per call of each row's loop, the rows timed in turn within every repeat.
+
+    Interleaving spreads any drift in the machine's load over every row alike, so the ratios
+    between rows (against the floor above all) stay meaningful on a busy machine.
+    """
+    passes = []
+    for row in rows:
+        assert row.loop is not None
+        started = time.perf_counter()
+        row.loop()
+        passes.append(max(1, math.ceil(budget / max(time.perf_counter() - started, 1e-9))))
+    samples: list[list[float]] = [[] for _ in rows]
     collecting = gc.isenabled()
     gc.disable()
     try:
         for _ in range(repeats):
-            started_ns = time.perf_counter_ns()
-            for _ in range(passes):
-                loop()
-            samples.append((time.perf_counter_ns() - started_ns) / (passes * calls))
+            for index, row in enumerate(rows):
+                loop = row.loop
+                assert loop is not None
+                started_ns = time.perf_counter_ns()
+                for _ in range(passes[index]):
+                    loop()
+                elapsed = time.perf_counter_ns() - started_ns
+                samples[index].append(elapsed / (passes[index] * calls))
     finally:
         if collecting:
             gc.enable()
-    return statistics.median(samples)
+    return [statistics.median(row_samples) for row_samples in samples]
 
 
 def candidates_for(scenario: Scenario, implementations: Iterable[str]) -> list[Candidate]:
@@ -497,17 +509,21 @@ def candidates_for(scenario: Scenario, implementations: Iterable[str]) -> list[C
     return rows
 
 
-def callgrind_instructions(scenario: Scenario, calls: int) -> float | None:
-    """Instructions per compiled is_enabled call, by difference of two callgrind runs."""
+def callgrind_instructions(scenario: Scenario, floor: bool, calls: int = 100_000) -> float | None:
+    """Instructions per loop iteration calling is_enabled (or the empty floor), by difference of
+    two callgrind runs (calls and none), so start-up and set-up cancel out."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         return None
     program = (
         "import sys, evalcore._core as core\n"
         f"store = core.FlagStore(); store.upsert({scenario.flag!r})\n"
-        f"users = [f'user-{{i}}' for i in range(10000)]; attributes = {scenario.attributes!r}\n"
-        f"n = int(sys.argv[1]); is_enabled = store.is_enabled; key = {scenario.flag['key']!r}\n"
-        "for index in range(n): is_enabled(key, users[index % 10000], attributes)\n"
+        "def empty(flag_key, user_key, attributes): return None\n"
+        f"call = empty if {floor!r} else store.is_enabled\n"
+        "def run(n, call=call, users=[f'user-{i}' for i in range(10000)],\n"
+        f"        key={scenario.flag['key']!r}, attributes={scenario.attributes!r}):\n"
+        "    for index in range(n): call(key, users[index % 10000], attributes)\n"
+        "run(int(sys.argv[1]))\n"
     )
     totals = []
     command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
@@ -522,10 +538,23 @@ def callgrind_instructions(scenario: Scenario, calls: int) -> float | None:
         marker = [line for line in completed.stderr.splitlines() if "Collected :" in line]
         if completed.returncode != 0 or not marker:
             return None
-        totals.append(int(marker[-1].split(":")[-1]))
-    # The difference also holds the loop's own work (range step, index, list read): a few dozen
-    # instructions, reported as part of the call.
+        totals.append(int(marker[-1].split(":")[-1].replace(",", "")))
     return (totals[1] - totals[0]) / calls
+
+
+def print_callgrind() -> None:
+    print("\ncallgrind, instructions per loop iteration (stable where timings are noisy):")
+    print(f"  {'':4}{'is_enabled':>12}{'empty call':>12}{'difference':>12}{'ratio':>8}")
+    for scenario in SCENARIOS:
+        compiled = callgrind_instructions(scenario, floor=False)
+        empty = callgrind_instructions(scenario, floor=True)
+        if compiled is None or empty is None:
+            print(f"  {scenario.name}: valgrind unavailable or failed")
+            continue
+        print(
+            f"  {scenario.name:4}{compiled:12,.0f}{empty:12,.0f}{compiled - empty:12,.0f}"
+            f"{compiled / empty:8.2f}"
+        )
 
 
 def main() -> None:
@@ -543,12 +572,11 @@ def main() -> None:
     table: dict[str, list[Candidate]] = {}
     for scenario in SCENARIOS:
         rows = candidates_for(scenario, implementations)
-        for row in rows:
-            if row.loop is None:
-                continue
+        timed = [row for row in rows if row.loop is not None]
+        figures = time_interleaved(timed, len(USERS), options.repeats, options.budget)
+        for row, nanoseconds in zip(timed, figures, strict=True):
             ratio = sum(row.truth()) / len(USERS) if row.truth else math.nan
-            seconds = ns_per_call(row.loop, len(USERS), options.repeats, options.budget)
-            row.results[scenario.name] = (seconds, ratio)
+            row.results[scenario.name] = (nanoseconds, ratio)
         table[scenario.name] = rows
     print_table(table)
     figures = {
@@ -556,11 +584,7 @@ def main() -> None:
         for scenario, rows in table.items()
     }
     if not options.no_callgrind and "c" in implementations:
-        print("\ncallgrind (instructions per compiled is_enabled call, loop included):")
-        for scenario in SCENARIOS:
-            count = callgrind_instructions(scenario, 200_000)
-            shown = "valgrind unavailable" if count is None else f"{count:,.0f}"
-            print(f"  {scenario.name}: {shown}")
+        print_callgrind()
     if options.json:
         with open(options.json, "w") as file:
             json.dump(figures, file, indent=2)
