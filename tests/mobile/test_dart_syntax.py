@@ -16,10 +16,11 @@ import tree_sitter_dart
 from tests.mobile import abi_check
 
 PACKAGE = abi_check.ROOT / "sdks" / "flutter"
-DART_FILES = sorted((PACKAGE / "lib").rglob("*.dart"))
+LIB_FILES = sorted((PACKAGE / "lib").rglob("*.dart"))
+DART_FILES = LIB_FILES + sorted((PACKAGE / "test").rglob("*.dart"))
 PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_dart.language()))
 # package: imports the pubspec declares, plus the SDK's own dart: libraries.
-DECLARED_PACKAGES = {"ffi", "flutter", "sidekick_flutter"}
+DECLARED_PACKAGES = {"ffi", "flutter", "flutter_test", "sidekick_flutter"}
 
 
 def syntax_errors(source: bytes) -> list[str]:
@@ -45,7 +46,7 @@ def test_the_grammar_rejects_broken_dart() -> None:
 def test_the_declared_dependencies_are_the_ones_imported() -> None:
     pubspec = (PACKAGE / "pubspec.yaml").read_text()
     assert re.search(r"^name: sidekick_flutter$", pubspec, re.M)
-    for dependency in ("ffi", "flutter"):
+    for dependency in ("ffi", "flutter", "flutter_test"):
         assert re.search(rf"^  {dependency}:", pubspec, re.M), dependency
 
 
@@ -86,7 +87,7 @@ def test_every_binding_call_passes_as_many_arguments_as_its_typedef() -> None:
         for type_name, field in re.findall(r"^  final (_\w+) (\w+);", bindings, re.M)
     }
     checked = 0
-    for source_path in DART_FILES:
+    for source_path in LIB_FILES:
         source = source_path.read_text()
         for field, count in dart_calls(source, r"_native\.(\w+)\s*\("):
             signature = abi_check.ffi_signature(typedefs[field_types[field]])
