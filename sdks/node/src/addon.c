@@ -4,7 +4,9 @@
  * Evaluation lives in evalcore/src; this file only moves bytes. Every string conversion through
  * Node-API costs 70-100 ns, so the hot path takes no arguments at all: JavaScript writes the flag's
  * slot number, the user key and the attribute values into one shared ArrayBuffer (the "scratch"),
- * and the flag key and attribute names were converted once, when the flag was stored.
+ * and the flag key and attribute names were converted once, when the flag was stored. The core
+ * hands back a handle to each stored flag (sk_store_find), so a call does not even look the key
+ * up: it evaluates the slot's flag directly (sk_flag_is_enabled).
  *
  * Scratch layout (kept in step with src/native.ts):
  *   u32[0]            slot of the flag (an index JavaScript assigned at upsert)
@@ -30,8 +32,10 @@
 #define INITIAL_SCRATCH (64 * 1024)
 #define STACK_STRING    256
 
-/* What the glue remembers about one stored flag: its key and its rules' distinct attributes. */
+/* What the glue remembers about one stored flag: its key, the core's handle to it (refreshed
+ * after every write to that key, as sk_store_find requires) and its rules' distinct attributes. */
 typedef struct slot {
+  const sk_flag *flag;
   char *key;
   size_t key_len;
   size_t name_count;
@@ -164,8 +168,7 @@ static napi_value store_is_enabled(napi_env env, napi_callback_info info) {
   sk_attribute attrs[MAX_NAMES];
   const slot *s = ctx == NULL ? NULL : gather(ctx, &user, &user_len, attrs, &attr_count);
   if (s != NULL)
-    enabled = sk_store_is_enabled(ctx->store, s->key, s->key_len, (const char *)user, user_len,
-                                  attrs, attr_count);
+    enabled = sk_flag_is_enabled(s->flag, (const char *)user, user_len, attrs, attr_count);
   napi_value out;
   NAPI_OK(env, napi_get_boolean(env, enabled != 0, &out));
   return out;
@@ -183,8 +186,7 @@ static napi_value store_evaluate(napi_env env, napi_callback_info info) {
   sk_attribute attrs[MAX_NAMES];
   const slot *s = gather(ctx, &user, &user_len, attrs, &attr_count);
   if (s != NULL)
-    sk_store_evaluate(ctx->store, s->key, s->key_len, (const char *)user, user_len, attrs,
-                      attr_count, &result);
+    sk_flag_evaluate(s->flag, (const char *)user, user_len, attrs, attr_count, &result);
   uint32_t *out = (uint32_t *)ctx->scratch + HDR_OUT;
   out[0] = (uint32_t)result.enabled;
   out[1] = (uint32_t)result.reason;
@@ -312,6 +314,12 @@ static bool ensure_slots(store_context *ctx, uint32_t index) {
   return true;
 }
 
+/* Looks the slot's flag up again: any upsert or remove of its key invalidates the old handle. */
+static void slot_refresh(const store_context *ctx, slot *s) {
+  if (s->key != NULL)
+    s->flag = sk_store_find(ctx->store, s->key, s->key_len);
+}
+
 /* commit(slot, key, names: string[]) -> sk_status: hands the pending flag to the store and, when
  * it applied, records the key and attribute names under the slot. */
 static napi_value store_commit(napi_env env, napi_callback_info info) {
@@ -372,6 +380,7 @@ static napi_value store_commit(napi_env env, napi_callback_info info) {
   } else {
     slot_release(&fresh);
   }
+  slot_refresh(ctx, &ctx->slots[index]);
   return make_int(env, status);
 }
 
@@ -408,8 +417,12 @@ static napi_value store_remove(napi_env env, napi_callback_info info) {
   }
   int32_t status = sk_store_remove(ctx->store, key, len, (uint64_t)version);
   free(heap);
-  if (status == SK_OK && index >= 0 && (size_t)index < ctx->slot_capacity)
-    slot_release(&ctx->slots[index]);
+  if (index >= 0 && (size_t)index < ctx->slot_capacity) {
+    if (status == SK_OK)
+      slot_release(&ctx->slots[index]);
+    else
+      slot_refresh(ctx, &ctx->slots[index]);
+  }
   return make_int(env, status);
 }
 
