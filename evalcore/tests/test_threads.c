@@ -22,7 +22,7 @@
  * writes interleave however the threads get scheduled: a writer writing back to back would keep
  * the writer-preferring lock to itself, and on a loaded machine readers would run only while it
  * is preempted. MAX_WAIT_YIELDS bounds that wait so a stuck reader fails the test, not hangs it. */
-enum { READERS = 3, WRITES = 10000, STABLE_FLAGS = 64 };
+enum { READERS = 3, WRITES = 3000, STABLE_FLAGS = 64 };
 #define MAX_WAIT_YIELDS 2000000L
 
 typedef struct shared {
@@ -160,13 +160,13 @@ static void test_readers_never_see_torn_flags(void) {
     version++;
     CHECK_EQ(sk_store_upsert(s.store, flip_version(version)), SK_OK);
     CHECK_EQ(sk_store_upsert(s.store, flip_version(version - 1)), SK_IGNORED_STALE);
-    if (version % 16 == 0) {
+    if (version % 8 == 0) {
       const int n = snprintf(key, sizeof key, "extra-%d", extra++);
       sk_flag *flag = NULL;
       CHECK_EQ(sk_flag_new(key, (size_t)n, true, 50, 0, &flag), SK_OK);
       CHECK_EQ(sk_store_upsert(s.store, flag), SK_OK);
     }
-    if (version % 512 == 0) {
+    if (version % 256 == 0) {
       for (int i = 0; i < extra; i += 2) {
         const int n = snprintf(key, sizeof key, "extra-%d", i);
         sk_store_remove(s.store, key, (size_t)n, 0);
