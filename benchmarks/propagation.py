@@ -136,7 +136,11 @@ async def make_flags(server: SidekickServer, key: str, count: int) -> None:
 
 
 async def run_scenario(
-    group: ServerGroup, servers: list[SidekickServer], clients_total: int, writes: int
+    group: ServerGroup,
+    servers: list[SidekickServer],
+    clients_total: int,
+    writes: int,
+    flag_count: int,
 ) -> dict[str, object]:
     key = group.server_key or group.admin_key
     for server in servers:
@@ -172,7 +176,7 @@ async def run_scenario(
         timeout=30,
     ) as admin:
         for index in range(first, first + writes):
-            flag = f"flag_{index % 50:05d}"
+            flag = f"flag_{index % min(50, flag_count):05d}"
             sent[index] = time.perf_counter()
             response = await admin.patch(
                 f"/api/flags/{flag}", json={"description": f"bench-{index}"}
@@ -299,7 +303,7 @@ async def benchmark(args: argparse.Namespace) -> list[dict[str, object]]:
             servers = [group.add_server() for _ in range(instances)]
             await make_flags(servers[0], group.admin_key, args.flags)
             for clients in args.clients:
-                result = await run_scenario(group, servers, clients, args.writes)
+                result = await run_scenario(group, servers, clients, args.writes, args.flags)
                 result["flags"] = args.flags
                 result["layer"] = (args.layer or "pubsub") if instances > 1 else "in-memory"
                 print(json.dumps(result), flush=True)
