@@ -8,7 +8,8 @@ PEERS_STAMP := $(PEERS_VENV)/.installed
 
 .PHONY: bench-python
 
-$(PEERS_STAMP): benchmarks/requirements-python-peers.txt pyproject.toml setup.py $(CORE_SOURCES)
+$(PEERS_STAMP): benchmarks/requirements-python-peers.txt pyproject.toml setup.py $(CORE_SOURCES) \
+		$(wildcard evalcore/*.py)
 	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
 	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(PEERS_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements-python-peers.txt
