@@ -1,5 +1,6 @@
 /*
- * flag.c — building, validating and finalising flags, and matching one rule against attributes.
+ * flag.c — flags: building and validating them, finalising them into read-only records, and
+ * evaluating a record (rules in order, then the rollout), also through the by-handle API.
  */
 #include "flag.h"
 
@@ -233,6 +234,9 @@ static int32_t finalise_rule(sk_rule *rule) {
 }
 
 int32_t sk_flag_finalise(sk_flag *flag) {
+  if (flag->finalised) {
+    return SK_OK; /* its building buffers are gone; finalising twice must not touch them */
+  }
   for (size_t i = 0; i < flag->rule_count; i++) {
     const int32_t status = finalise_rule(&flag->rules[i]);
     if (status != SK_OK) {
