@@ -51,6 +51,9 @@ final class SidekickHttpException implements Exception {
 /// final enabled = client.isEnabled('dark_mode', userId, {'plan': 'pro'});
 /// client.close();
 /// ```
+///
+/// An `httpClient` passed in (for proxies or certificates) belongs to the client from then on:
+/// [close] closes it.
 final class SidekickFlutterClient {
   SidekickFlutterClient({
     required this.serverUrl,
