@@ -23,7 +23,7 @@ Pod::Spec.new do |s|
     "HEADER_SEARCH_PATHS" => "\"$(PODS_TARGET_SRCROOT)/../../evalcore/include\" \"$(PODS_TARGET_SRCROOT)/cpp\""
   }
 
-  # React Native's helper adds React-Core, ReactCommon (RCTTurboModuleWithJSIBindings) and JSI
+  # React Native's install_modules_dependencies adds React-Core, ReactCommon (RCTTurboModuleWithJSIBindings) and JSI
   # as the app's architecture needs them; older setups get the two pods directly.
   if respond_to?(:install_modules_dependencies, true)
     install_modules_dependencies(s)
