@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.conftest import require_service
+from tests.e2e.faults import PrivateRedis
 from tests.e2e.server import ServerGroup, SidekickServer
-from tests.service_env import REDIS_URL
+from tests.service_env import REQUIRE_SERVICES
 
 GroupFactory = Callable[..., ServerGroup]
 
@@ -44,6 +45,15 @@ def server(server_group: ServerGroup) -> SidekickServer:
     return server_group.servers[0]
 
 
-@pytest.fixture(scope="module")
-def shared_redis_url() -> str:
-    return require_service("Redis", REDIS_URL)
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A redis-server of the test's own (so it may stop it); needs the redis-server binary."""
+    if shutil.which("redis-server") is None:
+        message = "redis-server is not installed (apt-get install redis-server)"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{message} and SIDEKICK_REQUIRE_SERVICES=1 is set")
+        pytest.skip(message)
+    redis = PrivateRedis()
+    redis.start()
+    yield redis
+    redis.close()

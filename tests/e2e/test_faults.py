@@ -8,59 +8,54 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from tests.e2e.clients import admin_client, sdk_client
-from tests.e2e.faults import CuttableProxy, PrivateRedis
+from tests.e2e.faults import CuttableProxy
 from tests.e2e.sse import StreamRecorder, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 
-def test_no_change_is_lost_across_a_redis_restart(make_server_group):
-    redis = PrivateRedis()
-    redis.start()
-    try:
-        group = make_server_group(redis_url=redis.url, keepalive_seconds=1.0)
-        a, b = group.add_server(), group.add_server()
-        with (
-            sdk_client(group, a) as on_a,
-            sdk_client(group, b) as on_b,
-            admin_client(group, a) as rest_a,
-            admin_client(group, b) as rest_b,
-        ):
-            on_a.init(timeout=15)
-            on_b.init(timeout=15)
-            rest_a.post("/api/flags", json={"key": "before_outage", "is_enabled": True})
-            wait_until(lambda: on_b.is_enabled("before_outage", "u"), 10, "baseline")
+def test_no_change_is_lost_across_a_redis_restart(make_server_group, private_redis):
+    redis = private_redis
+    group = make_server_group(redis_url=redis.url, keepalive_seconds=1.0)
+    a, b = group.add_server(), group.add_server()
+    with (
+        sdk_client(group, a) as on_a,
+        sdk_client(group, b) as on_b,
+        admin_client(group, a) as rest_a,
+        admin_client(group, b) as rest_b,
+    ):
+        on_a.init(timeout=15)
+        on_b.init(timeout=15)
+        rest_a.post("/api/flags", json={"key": "before_outage", "is_enabled": True})
+        wait_until(lambda: on_b.is_enabled("before_outage", "u"), 10, "baseline")
 
-            redis.stop()
-            # Writes while Redis is down succeed (the database is the source of truth) and
-            # reach A's own streams at once; B cannot hear about them yet.
-            during = rest_a.post("/api/flags", json={"key": "during_outage", "is_enabled": True})
-            assert during.status_code == 201, during.text
-            assert (
-                rest_a.patch("/api/flags/before_outage", json={"is_enabled": False}).status_code
-                == 200
-            )
-            wait_until(lambda: on_a.is_enabled("during_outage", "u"), 10, "A's own stream")
-            assert on_b.is_enabled("before_outage", "u")  # B serves its last-known state
+        redis.stop()
+        # Writes while Redis is down succeed (the database is the source of truth) and
+        # reach A's own streams at once; B cannot hear about them yet.
+        during = rest_a.post("/api/flags", json={"key": "during_outage", "is_enabled": True})
+        assert during.status_code == 201, during.text
+        assert (
+            rest_a.patch("/api/flags/before_outage", json={"is_enabled": False}).status_code == 200
+        )
+        wait_until(lambda: on_a.is_enabled("during_outage", "u"), 10, "A's own stream")
+        assert on_b.is_enabled("before_outage", "u")  # B serves its last-known state
 
-            redis.start()
-            back = time.monotonic()
-            expected = rest_a.get("/api/flags").json()
-            wait_until(
-                lambda: (
-                    rest_b.get("/api/flags").json() == expected
-                    and sorted(on_b.flags(), key=lambda f: f["key"]) == expected
-                ),
-                5.0,
-                lambda: f"B did not converge: {rest_b.get('/api/flags').json()} vs {expected}",
-            )
-            converged_in = time.monotonic() - back
-            assert converged_in <= 5.0
-            # And the layer works again for new writes.
-            rest_b.post("/api/flags", json={"key": "after_outage", "is_enabled": True})
-            wait_until(lambda: on_a.is_enabled("after_outage", "u"), 10, "after the outage")
-    finally:
-        redis.close()
+        redis.start()
+        back = time.monotonic()
+        expected = rest_a.get("/api/flags").json()
+        wait_until(
+            lambda: (
+                rest_b.get("/api/flags").json() == expected
+                and sorted(on_b.flags(), key=lambda f: f["key"]) == expected
+            ),
+            5.0,
+            lambda: f"B did not converge: {rest_b.get('/api/flags').json()} vs {expected}",
+        )
+        converged_in = time.monotonic() - back
+        assert converged_in <= 5.0
+        # And the layer works again for new writes.
+        rest_b.post("/api/flags", json={"key": "after_outage", "is_enabled": True})
+        wait_until(lambda: on_a.is_enabled("after_outage", "u"), 10, "after the outage")
 
 
 def _through(proxy: CuttableProxy, database_url: str) -> str:

@@ -10,18 +10,9 @@ import httpx
 import pytest
 
 from tests.e2e.clients import admin_client, database_versions, sdk_client, versions
-from tests.e2e.faults import PrivateRedis
 from tests.e2e.sse import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-def private_redis():
-    redis = PrivateRedis()
-    redis.start()
-    yield redis
-    redis.close()
 
 
 def random_writes(client: httpx.Client, count: int, seed: int) -> None:
