@@ -18,7 +18,7 @@ cimport cython
 
 from sys import intern
 
-from evalcore._core_py import Evaluation, parse_wire_flag, validate_version
+from evalcore._core_py import Evaluation, parse_wire_flag, utf8, validate_version
 
 IMPLEMENTATION = "c"
 
@@ -120,8 +120,8 @@ cdef object NOT_FOUND = Evaluation(False, "FLAG_NOT_FOUND", None, None, None)
 
 
 cdef bytes _surrogate_utf8(object text):
-    """The UTF-8 of a str holding lone surrogates (valid in JSON), as the twin encodes it."""
-    return (<str>text).encode("utf-8", "surrogatepass")
+    """The UTF-8 of a str holding lone surrogates (valid in JSON): each one as U+FFFD."""
+    return utf8(text)
 
 
 cdef inline bint _str_bytes(PyObject *text, const char **data, Py_ssize_t *size):
@@ -253,10 +253,7 @@ cdef object _convert_attributes(PyObject *attributes, sk_attribute *out,
         if not _is_str(name):
             continue
         if not _str_bytes(name, &data, &size):
-            spelled = _surrogate_utf8(<object>name)
-            keep = _kept(keep, spelled)
-            data = PyBytes_AS_STRING(spelled)
-            size = PyBytes_GET_SIZE(spelled)
+            continue  # a name with a lone surrogate never matches (as when looked up by name)
         out[count].name = data
         out[count].name_len = <size_t>size
         if _is_str(value):

@@ -68,9 +68,22 @@ class ParsedFlag(NamedTuple):
     wire: dict[str, Any]  # a private copy of what was sent, unknown fields kept
 
 
+def well_formed(text: str) -> str:
+    """text with each lone surrogate (JSON allows "\\ud800") replaced by U+FFFD.
+
+    What a WHATWG TextEncoder does, so every binding hashes and compares the same bytes: the
+    string goes through UTF-16, where an adjacent high/low pair becomes one character again and
+    the decoder's replacement covers the rest.
+    """
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
 def utf8(text: str) -> bytes:
-    """UTF-8 bytes of text; lone surrogates (JSON allows "\\ud800") pass through, never raise."""
-    return text.encode("utf-8", "surrogatepass")
+    """UTF-8 bytes of text, lone surrogates as U+FFFD; never raises."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return well_formed(text).encode("utf-8")
 
 
 def _type_name(value: object) -> str:
@@ -115,6 +128,9 @@ def _parse_rules(raw: object, key: str) -> tuple[ParsedRule, ...]:
                 message = f"must be a string, got {_type_name(value)}"
                 raise _fail(f"{path}.values[{value_index}]", message, key)
         encoded = tuple(utf8(value) for value in values)
+        # The name is kept well-formed: callers' names are looked up as str, and one holding a
+        # lone surrogate never matches (it would have no single UTF-8 spelling to agree on).
+        attribute = well_formed(attribute)
         rules.append(
             ParsedRule(
                 attribute, utf8(attribute), OPERATORS.index(operator), encoded, frozenset(encoded)
@@ -175,8 +191,8 @@ def murmur3_32(data: bytes | bytearray | memoryview | str, seed: int = 0) -> int
 
 def _bucket(flag_key: str, user_key: str) -> int:
     joined = f"{flag_key}:{user_key}"
-    # mmh3 hashes an ASCII str as is (its UTF-8); anything else is encoded here, because mmh3
-    # crashes the interpreter on a str holding lone surrogates.
+    # mmh3 hashes an ASCII str as is (its UTF-8); anything else is encoded here, lone surrogates
+    # as U+FFFD (mmh3 itself crashes the interpreter on them).
     return int(_hash(joined if joined.isascii() else utf8(joined), 0, False)) % 100
 
 
@@ -224,7 +240,7 @@ def _first_matching_rule(rules: tuple[ParsedRule, ...], attributes: Mapping[Any,
         if value is _ABSENT:
             continue
         if type(value) is str:
-            text = value.encode("utf-8", "surrogatepass")
+            text = utf8(value)
         else:
             converted = attribute_text(value)
             if converted is None:

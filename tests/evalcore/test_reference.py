@@ -42,11 +42,17 @@ def murmur3_x86_32(data: bytes, seed: int) -> int:
     return h ^ (h >> 16)
 
 
+def scalar_values(text: str) -> str:
+    """Each surrogate code point as U+FFFD. Strings parsed from JSON hold no split pairs (the
+    parser joins them), so this is what a WHATWG TextEncoder would make of them."""
+    return "".join("\ufffd" if 0xD800 <= ord(char) <= 0xDFFF else char for char in text)
+
+
 def as_text(value: Any) -> str | None:
     if value is True or value is False:
         return str(value).lower()
     if type(value) is str:
-        return value
+        return scalar_values(value)
     if type(value) is int:
         return f"{value:d}"
     if type(value) is float and not math.isnan(value) and -(2**53) < value < 2**53:
@@ -80,14 +86,16 @@ def expected_evaluation(
     present = {name: as_text(value) for name, value in (attributes or {}).items()}
     for index, rule in enumerate(flag.get("rules", [])):
         text = present.get(rule["attribute"])
-        if text is not None and rule_hits(rule["operator"], rule["values"], text):
+        values = [scalar_values(value) for value in rule["values"]]
+        if text is not None and rule_hits(rule["operator"], values, text):
             return (True, "RULE_MATCH", index, None, version)
     rollout = flag.get("rollout_percentage")
     if rollout in (None, 100):
         return (True, "ROLLOUT", None, None, version)
     if rollout == 0:
         return (False, "ROLLOUT", None, None, version)
-    user_bucket = murmur3_x86_32((flag_key + ":" + user_key).encode("utf-8"), 0) % 100
+    joined = scalar_values(flag_key + ":" + user_key)
+    user_bucket = murmur3_x86_32(joined.encode("utf-8"), 0) % 100
     return (user_bucket < rollout, "ROLLOUT", None, user_bucket, version)
 
 

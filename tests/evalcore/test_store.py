@@ -199,15 +199,22 @@ def test_str_subclasses_are_strings(core: ModuleType) -> None:
     assert core.bucket(Name("dark_mode"), Name("u")) == core.bucket("dark_mode", "u")
 
 
-def test_lone_surrogates_match_what_was_stored(core: ModuleType) -> None:
+def test_lone_surrogates_are_replacement_characters(core: ModuleType) -> None:
+    # Like a WHATWG TextEncoder: a lone surrogate is U+FFFD, a split pair is its character.
     store = core.FlagStore()
-    store.upsert(
-        make_flag(
-            rollout_percentage=0,
-            rules=[{"attribute": "\ud800", "operator": "Equals", "values": ["\udfff"]}],
-        )
-    )
-    assert store.evaluate("dark_mode", "u", {"\ud800": "\udfff"}).reason == "RULE_MATCH"
+    rule = {"attribute": "\ud800", "operator": "Equals", "values": ["\udfff", "\ud83d\ude80"]}
+    store.upsert(make_flag(rollout_percentage=0, rules=[rule]))
+    for value in ("\udfff", "\ufffd", "\udbff", "🚀", "\ud83d\ude80"):
+        assert store.evaluate("dark_mode", "u", {"\ufffd": value}).reason == "RULE_MATCH", value
+    assert not store.is_enabled("dark_mode", "u", {"\ufffd": "x\udfff"})
+    # A caller's attribute name holding a lone surrogate never matches, however it is passed.
+    assert not store.is_enabled("dark_mode", "u", {"\ud800": "\ufffd"})
+    padded = {"\ud800": "\ufffd"} | {f"pad{index}": 1 for index in range(20)}
+    assert not store.is_enabled("dark_mode", "u", padded)
+    assert core.bucket("dark_mode", "\ud800x") == core.bucket("dark_mode", "\ufffdx")
+    assert core.murmur3_32("a\udc00") == core.murmur3_32("a\ufffd".encode())
+    assert core.murmur3_32("\ud83d\ude80") == core.murmur3_32("🚀")
+    assert store.get("dark_mode")["rules"][0]["attribute"] == "\ud800"  # type: ignore[index]
 
 
 def test_many_attributes_past_the_stack_buffer(core: ModuleType) -> None:
