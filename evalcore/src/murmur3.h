@@ -91,15 +91,30 @@ static inline uint32_t sk_murmur3_finish(const sk_murmur3_state *prefix, const c
   uint32_t have = prefix->pending_len;
   const uint32_t total = prefix->total_len + (uint32_t)len;
   if (have != 0) {
-    while (len > 0 && have < 4) {
-      carry |= (uint32_t)*p++ << (8u * have);
-      have++;
-      len--;
-    }
-    if (have == 4) {
-      h1 = sk_murmur3_mix(h1, carry);
+    const uint32_t need = 4 - have; /* bytes that complete the prefix's last block */
+    if (len >= need) {
+      uint32_t top_up = 0;
+      switch (need) {
+      case 3:
+        top_up |= (uint32_t)p[2] << 16;
+        /* fall through */
+      case 2:
+        top_up |= (uint32_t)p[1] << 8;
+        /* fall through */
+      default:
+        top_up |= (uint32_t)p[0];
+        break;
+      }
+      h1 = sk_murmur3_mix(h1, carry | (top_up << (8u * have)));
       carry = 0;
       have = 0;
+      p += need;
+      len -= need;
+    } else {
+      for (size_t i = 0; i < len; i++) {
+        carry |= (uint32_t)p[i] << (8u * (have + (uint32_t)i));
+      }
+      have += (uint32_t)len;
     }
   }
   if (have == 0) { /* otherwise the data ran out while topping up the pending block */
