@@ -202,15 +202,21 @@ class StreamConsumer(AsyncConsumer):
         hub = update_hub()
         await hub.ensure_started()
         self.subscriber = hub.subscribe(self.base_send)
-        snapshot = process_flag_store().encoded_snapshot()
-        await self.send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": STREAM_HEADERS + cors_headers(self.scope),
-            }
-        )
-        await self.subscriber.open(snapshot)
+        try:
+            snapshot = process_flag_store().encoded_snapshot()
+            await self.send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": STREAM_HEADERS + cors_headers(self.scope),
+                }
+            )
+            await self.subscriber.open(snapshot)
+        except BaseException:
+            # The consumer ends here and will never see its disconnect: unsubscribe now.
+            hub.unsubscribe(self.subscriber)
+            self.subscriber = None
+            raise
 
     async def http_disconnect(self, message: dict[str, Any]) -> None:
         if self.subscriber is not None:
