@@ -173,8 +173,11 @@ let residentUser: string | null = null;
 let residentUserLen = 0;
 // Likewise the attribute values written after it, in order: resident while every string before
 // them is unchanged too (then they sit where they were written).
+// residentCount says how many of them are valid (counted, not truncated: shrinking an array on
+// the hot path costs more than the copy it saves).
 const residentValues: string[] = [];
 const residentValueLens: number[] = [];
+let residentCount = 0;
 // Reused across calls so the hot path allocates nothing of its own.
 const pendingValues: string[] = [];
 const pendingSlots: number[] = [];
@@ -646,7 +649,7 @@ function prepare(entry: Entry | undefined, flagKey: string, userKey: string, att
   if (!resident) {
     residentUserLen = writeString(userKey, at);
     residentUser = userKey;
-    residentValues.length = 0;
+    residentCount = 0;
   }
   preparedUserLen = residentUserLen;
   at = (at + preparedUserLen + 3) & ~3;
@@ -655,14 +658,15 @@ function prepare(entry: Entry | undefined, flagKey: string, userKey: string, att
     const slot = pendingSlots[k] as number;
     const value = pendingValues[k] as string;
     let length: number;
-    if (resident && value === residentValues[k]) {
+    if (resident && k < residentCount && value === residentValues[k]) {
       length = residentValueLens[k] as number;
     } else {
-      if (resident) residentValues.length = k; // what followed was written after other bytes
+      // From here on every string is rewritten; what followed before now sits elsewhere.
       resident = false;
       length = writeString(value, at);
       residentValues[k] = value;
       residentValueLens[k] = length;
+      residentCount = k + 1;
     }
     i32[word] = entry.namePtrs[slot] as number;
     i32[word + 1] = entry.nameLens[slot] as number;
