@@ -474,6 +474,9 @@ cdef class FlagStore:
             _clear_error()
             return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
                                        <size_t>user_size, NULL, 0) == 1
+        # A strong reference: a caller's key with a Python __eq__ can let another thread replace
+        # this flag's entry while the names are being looked up.
+        names_held = <object>names
         wanted = _tuple_size(names) // 2
         if wanted <= STACK_ATTRIBUTES:
             keep = _gather_attributes(<PyObject *>attributes, names, stack, numbers, &count)
@@ -509,6 +512,7 @@ cdef class FlagStore:
         names = _dict_lookup_or_error(<PyObject *>self._rule_names, <PyObject *>flag_key)
         if names == NULL:
             _clear_error()
+        names_held = <object>names if names != NULL else None  # as in is_enabled
         try:
             if table is not None and names != NULL:
                 wanted = _tuple_size(names) // 2

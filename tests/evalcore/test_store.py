@@ -338,3 +338,29 @@ def test_large_attribute_dicts_for_flags_without_rules(core: ModuleType) -> None
     assert store.is_enabled("dark_mode", "u1", attributes)
     store.delete("dark_mode")
     assert not store.is_enabled("dark_mode", "u1", attributes)
+
+
+def test_a_key_whose_eq_rewrites_the_store_mid_evaluation(core: ModuleType) -> None:
+    # Looking the rules' names up in a large dict can run a caller key's __eq__ (Python code),
+    # which may write to the store before the C core runs; nothing may crash or be freed early.
+    store = core.FlagStore()
+    rules = [{"attribute": "a0", "operator": "Equals", "values": ["x"]}]
+    store.upsert(make_flag(rollout_percentage=0, rules=rules, version=1))
+
+    class Meddler:
+        def __hash__(self) -> int:
+            return hash("a0")
+
+        def __eq__(self, other: object) -> bool:
+            store.upsert(make_flag(rollout_percentage=0, rules=rules * 2, version=store_version()))
+            return False
+
+    versions = iter(range(2, 100))
+
+    def store_version() -> int:
+        return next(versions)
+
+    attributes: dict[Any, Any] = {Meddler(): "x"} | {f"pad{index}": 1 for index in range(20)}
+    assert store.is_enabled("dark_mode", "u", attributes) is False
+    assert store.evaluate("dark_mode", "u", attributes).reason == "ROLLOUT"
+    assert store.get("dark_mode")["version"] >= 2  # type: ignore[index]
