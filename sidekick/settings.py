@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "flags",
     "streaming",
@@ -120,6 +121,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Feature flags: CRUD, audit history, server-side evaluation.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's assets from the drf-spectacular-sidecar app (served under STATIC_URL), not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # A request body is at most 1 MiB (the wire contract).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from typing import Any
 
@@ -399,7 +400,15 @@ def test_schema_and_docs_are_public_and_describe_the_api() -> None:
     assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
     docs = client.get("/api/docs")
     assert docs.status_code == 200
-    assert b"swagger" in docs.content.lower()
+    # Swagger UI comes from this server (works offline), not from a CDN.
+    html = docs.content.decode()
+    assert "cdn" not in html.lower()
+    scripts = re.findall(r'src="(/static/[^"]+\.js)"', html)
+    assert scripts, html
+    for script in scripts:
+        asset = client.get(script)
+        assert asset.status_code == 200
+        b"".join(asset.streaming_content)
 
 
 def _closed_port() -> int:
