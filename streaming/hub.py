@@ -210,6 +210,27 @@ class UpdateHub:
             with contextlib.suppress(RuntimeError):  # the loop closed: the process is exiting
                 loop.call_soon_threadsafe(self._emit, chunk)
 
+    def broadcast_threadsafe(self, message: dict[str, Any]) -> bool:
+        """Schedules a group_send on the hub's loop without waiting; False if no hub runs here.
+
+        A request thread must not wait for the loop (busy fanning out to thousands of streams)
+        just to hand a message to Redis; a broadcast that fails is logged, and other instances
+        repair themselves by reconciliation.
+        """
+        loop = self.loop
+        if loop is None or not self._started or self.layer is None:
+            return False
+
+        def start() -> None:
+            task = asyncio.ensure_future(self.layer.group_send(UPDATES_GROUP, message))
+            task.add_done_callback(_log_broadcast_failure)
+
+        try:
+            loop.call_soon_threadsafe(start)
+        except RuntimeError:  # the loop closed: the process is exiting
+            return False
+        return True
+
     async def _fan_out_loop(self) -> None:
         assert self._outbox is not None
         while True:
@@ -320,6 +341,14 @@ class UpdateHub:
         if events:
             logger.info("reconciliation repaired %d flag(s)", len(events))
         return len(events)
+
+
+def _log_broadcast_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error(
+            "broadcast failed; other instances will reconcile from the database",
+            exc_info=task.exception(),
+        )
 
 
 def _load_store() -> int:

@@ -23,8 +23,12 @@ def publish_flag_change(event: ChangeEvent) -> None:
     fails (Redis down) is logged, not raised: the write is already committed and every other
     instance repairs itself from the database by version.
     """
+    hub = update_hub()
     if process_flag_store().apply(event):
-        update_hub().emit_threadsafe(event)
+        hub.emit_threadsafe(event)
+    if hub.broadcast_threadsafe(change_message(event)):
+        return
+    # No hub in this process (a management command, a script): send and wait.
     layer = get_channel_layer()
     if layer is None:
         return
