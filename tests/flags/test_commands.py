@@ -156,8 +156,11 @@ def test_bootstrap_dev_is_idempotent_and_debug_only(settings, tmp_path: Path) ->
     principal = authenticate_bearer(stored["api_key"])
     assert principal is not None and principal.role == "admin"
 
+    assert "http://127.0.0.1:8000/admin/" in first
     second = run("bootstrap_dev")
     assert second == first
+    elsewhere = run("bootstrap_dev", "--url", "http://0.0.0.0:9000/")
+    assert "http://0.0.0.0:9000/admin/" in elsewhere and stored["api_key"] in elsewhere
     assert ApiKey.objects.count() == 1
 
     user = get_user_model().objects.get(username="admin")

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from flags.api_keys import authenticate_bearer
 from flags.services import api_key_create
@@ -32,7 +32,15 @@ class Command(BaseCommand):
     help = "Creates (once) and prints a local admin login and a dev admin API key. Debug only."
     requires_system_checks: tuple[str, ...] = ()
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000",
+            help="where the server will listen, for the printed links (make run passes it)",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        base_url = str(options["url"]).rstrip("/")
         if not settings.DEBUG:
             raise CommandError(
                 "bootstrap_dev is for local development only and refuses to run with "
@@ -57,10 +65,9 @@ class Command(BaseCommand):
         self.stdout.write(
             "Sidekick local development credentials (stored in "
             f"{path}; delete the file and the user to start over):\n"
-            f"  dashboard:     http://127.0.0.1:8000/admin/  user {USERNAME}  password {password}\n"
+            f"  dashboard:     {base_url}/admin/  user {USERNAME}  password {password}\n"
             f"  admin API key: {api_key}\n"
-            f'  try:           curl -H "Authorization: Bearer {api_key}" '
-            "http://127.0.0.1:8000/api/flags"
+            f'  try:           curl -H "Authorization: Bearer {api_key}" {base_url}/api/flags'
         )
 
     @staticmethod
