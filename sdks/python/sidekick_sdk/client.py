@@ -95,6 +95,7 @@ class SidekickClient:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
+        self._ready_on_this_stream = False
         self.connections = 0  # streams that reached `ready` (1 + reconnects)
 
     # Public surface ---------------------------------------------------------------------------
@@ -187,7 +188,6 @@ class SidekickClient:
             while not self._stop.is_set():
                 try:
                     self._follow(http)
-                    attempt = 0 if self._ready_on_this_stream else attempt + 1
                 except _Stop:
                     break
                 except SidekickAuthError as error:
@@ -203,11 +203,12 @@ class SidekickClient:
                     with self._condition:
                         self._last_error = error
                         self._condition.notify_all()
-                    attempt = 0 if self._ready_on_this_stream else attempt + 1
                 finally:
                     self._connected = False
                     self._socket = None
                     self._staging = None
+                # A stream that got as far as `ready` was healthy: start the back-off over.
+                attempt = 0 if self._ready_on_this_stream else attempt + 1
                 if self._stop.wait(self._backoff_delay(attempt)):
                     break
 
@@ -295,8 +296,6 @@ class SidekickClient:
                 self._on_change(key)
             except Exception:
                 logger.exception("on_change callback failed for %r", key)
-
-    _ready_on_this_stream = False
 
 
 def _changed_keys(before: evalcore.FlagStore, after: evalcore.FlagStore) -> list[str]:
