@@ -12,7 +12,8 @@
  * - Ownership is stated on each function. The core never keeps a pointer to caller memory: every
  *   string handed in is copied.
  * - No I/O, no JSON, no global mutable state; libc is the only dependency.
- * - Evaluation (sk_store_evaluate, sk_store_is_enabled) allocates nothing.
+ * - Evaluation (sk_store_evaluate, sk_store_is_enabled, and by handle sk_flag_evaluate,
+ *   sk_flag_is_enabled) allocates nothing.
  *
  * Thread safety
  * - An sk_store created with SK_STORE_CONCURRENT may be evaluated from any number of threads while
