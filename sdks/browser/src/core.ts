@@ -145,7 +145,8 @@ const EVAL_OFFSET = MAX_ATTRIBUTES * 16; // sk_evaluation: u64 version, i32 reas
 const OUT_OFFSET = EVAL_OFFSET + 24; // the sk_flag* written by sk_flag_new
 const STRINGS_OFFSET = OUT_OFFSET + 8;
 const INITIAL_SCRATCH = 64 * 1024;
-// Short ASCII strings are copied by a plain loop: cheaper than a TextEncoder call for user keys.
+// Short ASCII strings are copied by a loop (four characters per store): cheaper than a TextEncoder
+// call at the lengths of user keys and attribute values.
 const ASCII_LOOP_LIMIT = 64;
 
 const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
