@@ -162,7 +162,10 @@ export class SidekickBrowserClient {
   }
 
   #connect(): void {
-    const Source = this.#options.EventSource ?? (globalThis.EventSource as EventSourceFactory);
+    const Source = this.#options.EventSource ?? (globalThis.EventSource as EventSourceFactory | undefined);
+    if (Source === undefined) {
+      throw new Error('Sidekick: no EventSource here; pass one as options.EventSource');
+    }
     const source = new Source(this.#streamUrl);
     this.#source = source;
     source.addEventListener('connected', () => this.#onConnected());

@@ -223,3 +223,16 @@ test('attribute values are rewritten whenever they or anything before them chang
   assert.equal(store.isEnabled('two', 'v', { plan: 'free', email: 'x@acme.com' }), true);
   store.free();
 });
+
+test('a client without EventSource fails init() clearly and still answers from its bootstrap', async () => {
+  const { SidekickBrowserClient } = await import('../dist/index.js');
+  const client = new SidekickBrowserClient('http://127.0.0.1:9', 'sk_client_x', {
+    bootstrap: [{ key: 'boot', is_enabled: true, version: 1 }],
+  });
+  assert.equal(client.isEnabled('boot', 'u'), true);
+  // Node 20 has no EventSource; a runtime that has one times out against the closed port instead.
+  await assert.rejects(client.init({ timeoutMs: 1000 }), /no EventSource|within 1000 ms/);
+  assert.equal(client.isEnabled('boot', 'u'), true);
+  client.close();
+  assert.equal(client.isEnabled('boot', 'u'), false);
+});
