@@ -135,9 +135,8 @@ class UpdateHub:
                 self._outbox = asyncio.Queue()
                 self._probe_arrived = asyncio.Event()
                 self.layer = get_channel_layer()
-            # A retry after a failed load (database down at start) reuses the channel.
-            if self.layer is not None and self.channel_name is None:
-                self.channel_name = await self.layer.new_channel()
+            # A retry after a failed load (database down at start) reuses the channel. With
+            # Redis down the process still serves (from the database); the probe loop joins later.
             if self.layer is not None and not self._joined:
                 await self._join_group()
             await sync_to_async(_load_store)()
@@ -165,8 +164,9 @@ class UpdateHub:
         self._started = False
 
     async def _join_group(self) -> bool:
-        assert self.channel_name is not None
         try:
+            if self.channel_name is None:
+                self.channel_name = await self.layer.new_channel()
             await self.layer.group_add(UPDATES_GROUP, self.channel_name)
         except Exception:
             logger.warning("cannot join %s yet; will retry", UPDATES_GROUP, exc_info=True)
@@ -256,9 +256,11 @@ class UpdateHub:
     # The channel layer ----------------------------------------------------------------------
 
     async def _receive_loop(self) -> None:
-        assert self.channel_name is not None
         store = process_flag_store()
         while True:
+            if self.channel_name is None:  # not created yet: Redis was down at start
+                await asyncio.sleep(PROBE_SECONDS)
+                continue
             try:
                 message = await self.layer.receive(self.channel_name)
             except asyncio.CancelledError:
@@ -284,7 +286,9 @@ class UpdateHub:
                 self._probe_arrived.set()
 
     async def _probe_round_trip(self) -> bool:
-        assert self._probe_arrived is not None and self.channel_name is not None
+        assert self._probe_arrived is not None
+        if self.channel_name is None:
+            return False
         self._probe_seq += 1
         seq = self._probe_seq
         try:
@@ -305,13 +309,15 @@ class UpdateHub:
     async def _probe_loop(self) -> None:
         while True:
             await asyncio.sleep(PROBE_SECONDS)
+            if not self._joined and not await self._join_group():
+                continue  # still unreachable (Redis down since start, or lost)
             healthy = await self._probe_round_trip()
             if not healthy:
                 if self._layer_healthy:
                     logger.warning("channel layer unreachable; serving the last known flags")
                 self._layer_healthy = False
                 continue
-            if self._layer_healthy and self._joined:
+            if self._layer_healthy:
                 continue
             # Back after an outage: events published meanwhile are gone, so rejoin (the group
             # may have been lost with Redis) and repair from the database.

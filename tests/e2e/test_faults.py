@@ -113,3 +113,20 @@ def test_writes_get_503_while_streams_and_reads_keep_serving_without_postgres(ma
             wait_until(lambda: sdk.is_enabled("back", "u"), 10, "the stream missed the write")
     finally:
         proxy.close()
+
+
+def test_an_instance_started_while_redis_is_down_serves_and_joins_when_it_is_back(
+    make_server_group, private_redis
+):
+    private_redis.stop()
+    group = make_server_group(redis_url=private_redis.url, keepalive_seconds=1.0)
+    a = group.add_server()
+    with admin_client(group, a) as rest_a, sdk_client(group, a) as on_a:
+        assert rest_a.get("/api/flags").status_code == 200
+        on_a.init(timeout=15)
+        private_redis.start()
+        b = group.add_server()
+        with admin_client(group, b) as rest_b:
+            rest_b.post("/api/flags", json={"key": "written_on_b", "is_enabled": True})
+            wait_until(lambda: on_a.is_enabled("written_on_b", "u"), 10, "A never joined")
+            assert rest_a.get("/api/flags/written_on_b").status_code == 200
