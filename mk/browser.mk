@@ -43,7 +43,7 @@ lint-browser: $(BROWSER_NPM)
 # Chromium tests need the e2e server harness and its virtualenv.
 test-browser: build-browser $(PY_STAMP)
 	@scripts/install-system-deps.sh browser
-	cd $(BROWSER_DIR) && node --test --test-concurrency=1 test/*.test.mjs
+	cd $(BROWSER_DIR) && node --test --test-concurrency=1 --test-timeout=240000 test/*.test.mjs
 
 $(BROWSER_BENCH_NPM): $(BROWSER_BENCH_DIR)/package.json $(BROWSER_BENCH_DIR)/package-lock.json
 	cd $(BROWSER_BENCH_DIR) && npm ci --no-audit --no-fund --loglevel=error

@@ -14,7 +14,17 @@ let browser;
 
 before(async () => {
   statics = await startStaticServer(() => server.url);
-  [server, browser] = await Promise.all([startSidekickServer(statics.origin), launchChromium()]);
+  // allSettled, not all: when one fails, the other must still be kept so that after() stops it
+  // (a Chromium left running keeps node --test alive forever).
+  const [started, launched] = await Promise.allSettled([
+    startSidekickServer(statics.origin),
+    launchChromium(),
+  ]);
+  server = started.status === 'fulfilled' ? started.value : null;
+  browser = launched.status === 'fulfilled' ? launched.value : null;
+  for (const outcome of [started, launched]) {
+    if (outcome.status === 'rejected') throw outcome.reason;
+  }
 });
 
 after(async () => {
