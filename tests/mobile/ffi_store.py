@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from evalcore._core_py import utf8
 from tests.mobile.native_library import NativeApi
 
 SK_OK = 0
@@ -21,6 +22,11 @@ SK_ERR_TOO_MANY_RULES = -7
 SK_ERR_TOO_MANY_VALUES = -8
 SK_ERR_NOT_FOUND = -10
 MAX_EXACT_INTEGER = 2.0**53
+
+
+def dart_utf8(text: str) -> bytes:
+    """What Dart's `utf8.encoder` gives: UTF-8, each unpaired surrogate as U+FFFD."""
+    return utf8(text)
 
 
 class FlagFormatError(ValueError):
@@ -95,7 +101,7 @@ class FfiFlagStore:
         return bool(status == SK_OK)
 
     def delete(self, key: str, version: int = 0) -> bool:
-        data = key.encode()
+        data = dart_utf8(key)
         status = self.api.sk_store_remove(self.store, data, len(data), version)
         if status < 0 and status != SK_ERR_NOT_FOUND:
             raise RuntimeError(f"sk_store_remove: {self._status_name(status)}")
@@ -108,7 +114,7 @@ class FfiFlagStore:
         return int(self.api.sk_store_count(self.store))
 
     def version(self, key: str) -> int:
-        data = key.encode()
+        data = dart_utf8(key)
         return int(self.api.sk_store_version(self.store, data, len(data)))
 
     def is_enabled(
@@ -163,7 +169,7 @@ class FfiFlagStore:
         for name, value in (attributes or {}).items():
             text = attribute_text(value)
             if text is not None:
-                pairs.append((name.encode(), text.encode()))
+                pairs.append((dart_utf8(name), dart_utf8(text)))
         attribute_type = self.api.structs["SkAttribute"]
         array = (attribute_type * max(len(pairs), 1))()
         keep: list[bytes] = []
@@ -172,7 +178,7 @@ class FfiFlagStore:
                 name_bytes, len(name_bytes), value_bytes, len(value_bytes)
             )
             keep += [name_bytes, value_bytes]
-        return flag_key.encode(), user_key.encode(), array, len(pairs), keep
+        return dart_utf8(flag_key), dart_utf8(user_key), array, len(pairs), keep
 
     def _build_flag(self, wire: Mapping[str, Any]) -> Any:
         key = wire.get("key")
@@ -201,7 +207,7 @@ class FfiFlagStore:
         if not isinstance(rules, list):
             raise FlagFormatError("rules", "must be a list")
 
-        key_bytes = key.encode()
+        key_bytes = dart_utf8(key)
         out = ctypes.c_void_p()
         status = self.api.sk_flag_new(
             key_bytes, len(key_bytes), enabled, rollout, version, ctypes.byref(out)
@@ -228,14 +234,14 @@ class FfiFlagStore:
         operator_name = rule.get("operator")
         if not isinstance(operator_name, str):
             raise FlagFormatError(f"{path}.operator", "must be a string")
-        operator_bytes = operator_name.encode()
+        operator_bytes = dart_utf8(operator_name)
         op = self.api.sk_operator_parse(operator_bytes, len(operator_bytes))
         if op < 0:
             raise FlagFormatError(f"{path}.operator", "must be one of the five operators")
         values = rule.get("values")
         if not isinstance(values, list):
             raise FlagFormatError(f"{path}.values", "must be a list of strings")
-        attribute_bytes = attribute.encode()
+        attribute_bytes = dart_utf8(attribute)
         status = self.api.sk_flag_add_rule(flag, attribute_bytes, len(attribute_bytes), op)
         if status == SK_ERR_BAD_ATTRIBUTE:
             raise FlagFormatError(f"{path}.attribute", "must not be empty")
@@ -246,7 +252,7 @@ class FfiFlagStore:
         for index, value in enumerate(values):
             if not isinstance(value, str):
                 raise FlagFormatError(f"{path}.values[{index}]", "must be a string")
-            value_bytes = value.encode()
+            value_bytes = dart_utf8(value)
             status = self.api.sk_flag_add_value(flag, value_bytes, len(value_bytes))
             if status == SK_ERR_TOO_MANY_VALUES:
                 raise FlagFormatError(f"{path}.values", "at most 10000 values")
