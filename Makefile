@@ -42,7 +42,7 @@ python-deps: $(PY_STAMP)
 run: $(PY_STAMP)
 	@mkdir -p var
 	$(PY) manage.py migrate --no-input
-	$(PY) manage.py bootstrap_dev
+	$(PY) manage.py bootstrap_dev --url http://$(HOST):$(PORT)
 	$(PY) -m daphne -b $(HOST) -p $(PORT) sidekick.asgi:application
 
 include $(sort $(wildcard mk/*.mk))
