@@ -27,6 +27,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections
 
+from streaming import direct_write
 from streaming.flag_store import (
     ChangeEvent,
     FlagDict,
@@ -65,18 +66,32 @@ def update_chunk(event: ChangeEvent) -> bytes:
     return sse_event("update", encode_json(event)).encode()
 
 
+class Delivery:
+    """One chunk for every stream: its ASGI message and its direct-path bytes, built once."""
+
+    __slots__ = ("chunked", "message", "raw")
+
+    def __init__(self, chunk: bytes) -> None:
+        # One message dict shared by every stream: the server only reads it.
+        self.message = body_message(chunk)
+        self.raw = chunk
+        self.chunked = direct_write.chunk(chunk)
+
+
 class StreamSubscriber:
     """One open SSE response. Messages that arrive before its snapshot is out wait in `pending`.
 
     `send` is the connection's raw ASGI send: the fan-out is the hot loop (one call per stream
-    per change), so it skips the consumer's wrappers.
+    per change), so it skips the consumer's wrappers. Once the snapshot is out, `writer` is the
+    direct socket path when the server allows it (see `streaming.direct_write`).
     """
 
-    __slots__ = ("pending", "send")
+    __slots__ = ("pending", "send", "writer")
 
     def __init__(self, send: AsgiSend) -> None:
         self.send = send
         self.pending: list[dict[str, Any]] | None = []
+        self.writer: direct_write.DirectWriter | None = None
 
     async def deliver(self, message: dict[str, Any]) -> None:
         if self.pending is not None:
@@ -88,6 +103,16 @@ class StreamSubscriber:
             # A connection that broke mid-write is unsubscribed by its disconnect message.
             logger.debug("write to a closing stream failed", exc_info=True)
 
+    def deliver_now(self, delivery: Delivery) -> bool:
+        """Delivers without the event loop when possible; False means `deliver` must be awaited."""
+        if self.pending is not None:
+            self.pending.append(delivery.message)
+            return True
+        writer = self.writer
+        if writer is None:
+            return False
+        return writer.write(delivery.chunked if writer.chunked else delivery.raw)
+
     async def open(self, snapshot: bytes) -> None:
         """Writes the snapshot, then whatever arrived meanwhile, then delivers live."""
         await self.send(body_message(snapshot))
@@ -95,6 +120,7 @@ class StreamSubscriber:
         while self.pending:
             await self.send(self.pending.pop(0))
         self.pending = None
+        self.writer = direct_write.DirectWriter.for_send(self.send)
 
 
 class UpdateHub:
@@ -234,24 +260,24 @@ class UpdateHub:
     async def _fan_out_loop(self) -> None:
         assert self._outbox is not None
         while True:
-            chunk = await self._outbox.get()
-            # One message dict shared by every stream: the server only reads it.
-            message = body_message(chunk)
-            # A copy: streams that open or close during the awaits do not disturb the walk.
-            for index, subscriber in enumerate(list(self.subscribers), 1):
-                await subscriber.deliver(message)
-                if index % FAN_OUT_BATCH == 0:
-                    # The server only queues each write; yielding lets the loop put this batch
-                    # on the wire now instead of after the last stream has been queued.
-                    await asyncio.sleep(0)
+            await self._deliver_to_all(Delivery(await self._outbox.get()))
+
+    async def _deliver_to_all(self, delivery: Delivery) -> None:
+        # A copy: streams that open or close during the awaits do not disturb the walk.
+        for index, subscriber in enumerate(list(self.subscribers), 1):
+            if not subscriber.deliver_now(delivery):
+                await subscriber.deliver(delivery.message)
+            if index % FAN_OUT_BATCH == 0:
+                # Let requests (the write that caused this change, among others) and queued
+                # socket writes run between slices instead of after the last stream.
+                await asyncio.sleep(0)
 
     async def _keepalive_loop(self) -> None:
         period = float(settings.SIDEKICK_KEEPALIVE_SECONDS)
+        keepalive = Delivery(KEEPALIVE_CHUNK)
         while True:
             await asyncio.sleep(period)
-            message = body_message(KEEPALIVE_CHUNK)
-            for subscriber in list(self.subscribers):
-                await subscriber.deliver(message)
+            await self._deliver_to_all(keepalive)
 
     # The channel layer ----------------------------------------------------------------------
 

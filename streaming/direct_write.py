@@ -1,0 +1,133 @@
+"""The fan-out's fast path: one `send()` per stream instead of daphne's ASGI send.
+
+Under daphne, each ASGI `http.response.body` for an open stream goes through daphne's
+`handle_reply`, Twisted's `Request.write` (chunk framing), `writeSequence`, and `startWriting`,
+which registers the socket with the event loop (an `epoll_ctl`); the bytes leave on the next
+loop turn (`send()`, then another `epoll_ctl` to unregister). Profiled with 1,000 streams, that is
+most of the time a change takes to reach the last stream, and it is paid per stream per change.
+
+A stream's socket is almost always writable (an event is a few hundred bytes), so this writes the
+framed event straight to the socket when Twisted holds nothing unsent for it, and hands any
+remainder (or an error) to the Twisted transport, which buffers, retries and closes exactly as it
+would have. Ordering is kept: the direct path is taken only while Twisted's buffers are empty.
+
+It reads daphne's and Twisted's objects (the ASGI send is `partial(Server.handle_reply,
+protocol)`; the protocol is a Twisted `Request` whose channel's transport is a TCP connection), so
+`DirectWriter.for_send` checks all of that, and the versions it was written against, and returns
+None when anything differs (another server, TLS, HTTP/2, a test communicator, an unknown
+version): the stream then uses its ordinary ASGI send, which is always correct.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import socket
+from importlib import metadata
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# Major versions whose internals this was written against and tested with (daphne 4.2,
+# Twisted 26.10). Another major version uses the ASGI send until checked.
+SUPPORTED_MAJORS = {"daphne": {4}, "twisted": set(range(22, 30))}
+
+
+def _major(distribution: str) -> int | None:
+    try:
+        return int(metadata.version(distribution).split(".", 1)[0])
+    except (metadata.PackageNotFoundError, ValueError):
+        return None
+
+
+@functools.cache
+def _twisted_classes() -> tuple[Any, Any, Any] | None:
+    """daphne's request class, Twisted's TCP connection class and Server class, if supported."""
+    for distribution, majors in SUPPORTED_MAJORS.items():
+        if _major(distribution) not in majors:
+            logger.info("direct stream writes not used: %s version not checked", distribution)
+            return None
+    try:
+        from daphne.http_protocol import WebRequest
+        from daphne.server import Server
+        from twisted.internet.tcp import Connection
+    except ImportError:
+        return None
+    return WebRequest, Connection, Server
+
+
+@functools.cache
+def _announce_once() -> None:
+    # Once per process, so a deployment's log shows which path its streams take.
+    logger.info("stream events are written directly to the sockets")
+
+
+def chunk(data: bytes) -> bytes:
+    """`data` as one HTTP/1.1 chunk, as Twisted frames a chunked response body."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+class DirectWriter:
+    """Writes response bytes of one open daphne HTTP/1.x response to its socket."""
+
+    __slots__ = ("chunked", "request", "socket", "transport")
+
+    def __init__(self, request: Any, transport: Any, sock: socket.socket) -> None:
+        self.request = request
+        self.transport = transport
+        self.socket = sock
+        self.chunked = bool(request.chunked)
+
+    @classmethod
+    def for_send(cls, send: Any) -> DirectWriter | None:
+        """The writer behind an ASGI send whose response has started, or None (use the send)."""
+        classes = _twisted_classes()
+        if classes is None:
+            return None
+        web_request, connection, server = classes
+        if not isinstance(send, functools.partial) or len(send.args) != 1 or send.keywords:
+            return None
+        if getattr(send.func, "__func__", None) is not server.handle_reply:
+            return None
+        request = send.args[0]
+        if not isinstance(request, web_request) or not request.startedWriting:
+            return None
+        channel = getattr(request, "channel", None)
+        transport = getattr(channel, "transport", None)
+        # TLS wraps the TCP connection in another protocol, and a connection that started TLS
+        # encrypts in `write`: both must go through Twisted.
+        if not isinstance(transport, connection) or getattr(transport, "TLS", True):
+            return None
+        sock = getattr(transport, "socket", None)
+        if not isinstance(sock, socket.socket):
+            return None
+        _announce_once()
+        return cls(request, transport, sock)
+
+    def usable(self) -> bool:
+        """True while the response is open and Twisted has nothing of it waiting to be sent."""
+        transport = self.transport
+        return (
+            transport.connected
+            and not transport.disconnecting
+            and not transport.dataBuffer
+            and not transport._tempDataBuffer
+            and not self.request.finished
+            and not self.request._disconnected
+        )
+
+    def write(self, framed: bytes) -> bool:
+        """Sends already-framed bytes; False (nothing written) if the ASGI send must be used."""
+        if not self.usable():
+            return False
+        try:
+            sent = self.socket.send(framed)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            # A broken connection: Twisted's own write fails the same way and closes it properly
+            # (daphne then delivers http.disconnect, which unsubscribes the stream).
+            sent = 0
+        if sent < len(framed):
+            self.transport.write(framed[sent:])
+        return True
