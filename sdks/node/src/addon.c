@@ -574,28 +574,27 @@ static napi_value murmur3(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* statusName(code) -> "SK_ERR_BAD_KEY", ... */
-static napi_value status_name(napi_env env, napi_callback_info info) {
+/* Calls name_of on the int32 first argument and returns the name as a JavaScript string. */
+static napi_value code_name(napi_env env, napi_callback_info info,
+                            const char *(*name_of)(int32_t code)) {
   size_t argc = 1;
   napi_value argv[1];
   int32_t code;
   NAPI_OK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   NAPI_OK(env, napi_get_value_int32(env, argv[0], &code));
   napi_value out;
-  NAPI_OK(env, napi_create_string_utf8(env, sk_status_name(code), NAPI_AUTO_LENGTH, &out));
+  NAPI_OK(env, napi_create_string_utf8(env, name_of(code), NAPI_AUTO_LENGTH, &out));
   return out;
+}
+
+/* statusName(code) -> "SK_ERR_BAD_KEY", ... */
+static napi_value status_name(napi_env env, napi_callback_info info) {
+  return code_name(env, info, sk_status_name);
 }
 
 /* reasonName(code) -> "FLAG_NOT_FOUND", "OFF", "RULE_MATCH", "ROLLOUT" */
 static napi_value reason_name(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  int32_t code;
-  NAPI_OK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  NAPI_OK(env, napi_get_value_int32(env, argv[0], &code));
-  napi_value out;
-  NAPI_OK(env, napi_create_string_utf8(env, sk_reason_name(code), NAPI_AUTO_LENGTH, &out));
-  return out;
+  return code_name(env, info, sk_reason_name);
 }
 
 /* operatorParse(name) -> sk_operator, or -1 */
