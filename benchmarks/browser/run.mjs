@@ -7,8 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 
 import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
 
+// The SDK's Chromium suites' launcher: both run the same headless Chromium with the same flags.
+import { launchChromium } from '../../sdks/browser/test/harness.mjs';
 import { runInNode } from './node_entry.mjs';
 import { SCENARIOS } from './scenarios.mjs';
 import { subjects as subjectList } from './subjects.mjs';
@@ -48,18 +49,7 @@ async function runInChromium() {
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const origin = `http://127.0.0.1:${server.address().port}`;
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const tab = await browser.newPage();
     tab.on('console', (message) => process.stderr.write(`  chromium ${message.text()}\n`));
