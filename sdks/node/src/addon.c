@@ -124,6 +124,38 @@ static store_context *context_of(napi_env env, napi_callback_info info, size_t *
   return data;
 }
 
+/* The store of a method taking `wanted` arguments into argv, or NULL after throwing an Error
+ * that names the method's usage (when Node-API fails or there are too few arguments). */
+static store_context *method_args(napi_env env, napi_callback_info info, size_t wanted,
+                                  napi_value *argv, const char *usage) {
+  size_t argc = wanted;
+  store_context *ctx = context_of(env, info, &argc, argv);
+  if (ctx == NULL || argc < wanted) {
+    throw_napi(env, usage);
+    return NULL;
+  }
+  return ctx;
+}
+
+/* A string argument as UTF-8 (see read_string); release with text_free. */
+typedef struct text {
+  char stack_buf[STACK_STRING];
+  char *heap;
+  const char *data;
+  size_t len;
+} text;
+
+/* Reads value into t; false (with an exception pending) when it is not a string. */
+static bool text_read(napi_env env, napi_value value, text *t) {
+  t->data = read_string(env, value, t->stack_buf, sizeof(t->stack_buf), &t->len, &t->heap);
+  return t->data != NULL;
+}
+
+static void text_free(text *t) {
+  free(t->heap);
+  t->heap = NULL;
+}
+
 /* ---- the hot path ---------------------------------------------------------------------------- */
 
 /* Gathers the slot, user key and present attributes from the scratch. Returns the slot, or NULL
@@ -201,18 +233,14 @@ static napi_value store_evaluate(napi_env env, napi_callback_info info) {
 
 /* begin(key, enabled, rollout, version) -> sk_status: starts the pending flag. */
 static napi_value store_begin(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  store_context *ctx = context_of(env, info, &argc, argv);
-  if (ctx == NULL || argc < 4)
-    return throw_napi(env, "begin(key, enabled, rollout, version)");
+  store_context *ctx = method_args(env, info, 4, argv, "begin(key, enabled, rollout, version)");
+  if (ctx == NULL)
+    return NULL;
   sk_flag_free(ctx->pending);
   ctx->pending = NULL;
-  char stack_buf[STACK_STRING];
-  char *heap;
-  size_t key_len;
-  const char *key = read_string(env, argv[0], stack_buf, sizeof(stack_buf), &key_len, &heap);
-  if (key == NULL)
+  text key;
+  if (!text_read(env, argv[0], &key))
     return NULL;
   bool enabled;
   int32_t rollout;
@@ -220,58 +248,51 @@ static napi_value store_begin(napi_env env, napi_callback_info info) {
   if (napi_get_value_bool(env, argv[1], &enabled) != napi_ok ||
       napi_get_value_int32(env, argv[2], &rollout) != napi_ok ||
       napi_get_value_double(env, argv[3], &version) != napi_ok) {
-    free(heap);
+    text_free(&key);
     return throw_napi(env, "begin(key, enabled, rollout, version): bad argument types");
   }
-  int32_t status = sk_flag_new(key, key_len, enabled, rollout, (uint64_t)version, &ctx->pending);
-  free(heap);
+  int32_t status =
+      sk_flag_new(key.data, key.len, enabled, rollout, (uint64_t)version, &ctx->pending);
+  text_free(&key);
   return make_int(env, status);
 }
 
 /* addRule(attribute, operator) -> sk_status */
 static napi_value store_add_rule(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  store_context *ctx = context_of(env, info, &argc, argv);
-  if (ctx == NULL || argc < 2)
-    return throw_napi(env, "addRule(attribute, operator)");
-  char stack_buf[STACK_STRING];
-  char *heap;
-  size_t len;
-  const char *attribute = read_string(env, argv[0], stack_buf, sizeof(stack_buf), &len, &heap);
-  if (attribute == NULL)
+  store_context *ctx = method_args(env, info, 2, argv, "addRule(attribute, operator)");
+  if (ctx == NULL)
+    return NULL;
+  text attribute;
+  if (!text_read(env, argv[0], &attribute))
     return NULL;
   int32_t op;
   if (napi_get_value_int32(env, argv[1], &op) != napi_ok) {
-    free(heap);
+    text_free(&attribute);
     return throw_napi(env, "addRule: operator must be a number");
   }
-  int32_t status = sk_flag_add_rule(ctx->pending, attribute, len, op);
-  free(heap);
+  int32_t status = sk_flag_add_rule(ctx->pending, attribute.data, attribute.len, op);
+  text_free(&attribute);
   return make_int(env, status);
 }
 
 /* addValues(values: string[]) -> index of the first rejected value, or -1 when all were added;
  * the status of the rejection is left in the scratch's first out word. */
 static napi_value store_add_values(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  store_context *ctx = context_of(env, info, &argc, argv);
-  if (ctx == NULL || argc < 1)
-    return throw_napi(env, "addValues(values)");
+  store_context *ctx = method_args(env, info, 1, argv, "addValues(values)");
+  if (ctx == NULL)
+    return NULL;
   uint32_t count;
   NAPI_OK(env, napi_get_array_length(env, argv[0], &count));
-  char stack_buf[STACK_STRING];
+  text value;
   for (uint32_t i = 0; i < count; i++) {
     napi_value element;
     NAPI_OK(env, napi_get_element(env, argv[0], i, &element));
-    char *heap;
-    size_t len;
-    const char *value = read_string(env, element, stack_buf, sizeof(stack_buf), &len, &heap);
-    if (value == NULL)
+    if (!text_read(env, element, &value))
       return NULL;
-    int32_t status = sk_flag_add_value(ctx->pending, value, len);
-    free(heap);
+    int32_t status = sk_flag_add_value(ctx->pending, value.data, value.len);
+    text_free(&value);
     if (status != SK_OK) {
       ((uint32_t *)ctx->scratch)[HDR_OUT] = (uint32_t)status;
       return make_int(env, (int32_t)i);
@@ -323,11 +344,10 @@ static void slot_refresh(const store_context *ctx, slot *s) {
 /* commit(slot, key, names: string[]) -> sk_status: hands the pending flag to the store and, when
  * it applied, records the key and attribute names under the slot. */
 static napi_value store_commit(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  store_context *ctx = context_of(env, info, &argc, argv);
-  if (ctx == NULL || argc < 3)
-    return throw_napi(env, "commit(slot, key, names)");
+  store_context *ctx = method_args(env, info, 3, argv, "commit(slot, key, names)");
+  if (ctx == NULL)
+    return NULL;
   uint32_t index, name_count;
   NAPI_OK(env, napi_get_value_uint32(env, argv[0], &index));
   NAPI_OK(env, napi_get_array_length(env, argv[2], &name_count));
@@ -397,26 +417,22 @@ static napi_value store_discard(napi_env env, napi_callback_info info) {
 
 /* remove(key, version, slot) -> sk_status; slot is released when the flag was removed. */
 static napi_value store_remove(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  store_context *ctx = context_of(env, info, &argc, argv);
-  if (ctx == NULL || argc < 3)
-    return throw_napi(env, "remove(key, version, slot)");
-  char stack_buf[STACK_STRING];
-  char *heap;
-  size_t len;
-  const char *key = read_string(env, argv[0], stack_buf, sizeof(stack_buf), &len, &heap);
-  if (key == NULL)
+  store_context *ctx = method_args(env, info, 3, argv, "remove(key, version, slot)");
+  if (ctx == NULL)
+    return NULL;
+  text key;
+  if (!text_read(env, argv[0], &key))
     return NULL;
   double version;
   int32_t index;
   if (napi_get_value_double(env, argv[1], &version) != napi_ok ||
       napi_get_value_int32(env, argv[2], &index) != napi_ok) {
-    free(heap);
+    text_free(&key);
     return throw_napi(env, "remove: version and slot must be numbers");
   }
-  int32_t status = sk_store_remove(ctx->store, key, len, (uint64_t)version);
-  free(heap);
+  int32_t status = sk_store_remove(ctx->store, key.data, key.len, (uint64_t)version);
+  text_free(&key);
   if (index >= 0 && (size_t)index < ctx->slot_capacity) {
     if (status == SK_OK)
       slot_release(&ctx->slots[index]);
@@ -449,19 +465,15 @@ static napi_value store_count(napi_env env, napi_callback_info info) {
 
 /* version(key) -> the stored version (0 when absent or unversioned). */
 static napi_value store_version(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  store_context *ctx = context_of(env, info, &argc, argv);
-  if (ctx == NULL || argc < 1)
-    return throw_napi(env, "version(key)");
-  char stack_buf[STACK_STRING];
-  char *heap;
-  size_t len;
-  const char *key = read_string(env, argv[0], stack_buf, sizeof(stack_buf), &len, &heap);
-  if (key == NULL)
+  store_context *ctx = method_args(env, info, 1, argv, "version(key)");
+  if (ctx == NULL)
     return NULL;
-  uint64_t version = sk_store_version(ctx->store, key, len);
-  free(heap);
+  text key;
+  if (!text_read(env, argv[0], &key))
+    return NULL;
+  uint64_t version = sk_store_version(ctx->store, key.data, key.len);
+  text_free(&key);
   napi_value out;
   NAPI_OK(env, napi_create_double(env, (double)version, &out));
   return out;
@@ -484,11 +496,10 @@ static napi_value new_scratch(napi_env env, store_context *ctx, size_t size) {
 
 /* grow(bytes) -> a new, larger scratch ArrayBuffer (the old one must no longer be written). */
 static napi_value store_grow(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  store_context *ctx = context_of(env, info, &argc, argv);
-  if (ctx == NULL || argc < 1)
-    return throw_napi(env, "grow(bytes)");
+  store_context *ctx = method_args(env, info, 1, argv, "grow(bytes)");
+  if (ctx == NULL)
+    return NULL;
   double wanted;
   NAPI_OK(env, napi_get_value_double(env, argv[0], &wanted));
   size_t size = ctx->scratch_len;
@@ -602,14 +613,11 @@ static napi_value operator_parse(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   NAPI_OK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char stack_buf[STACK_STRING];
-  char *heap;
-  size_t len;
-  const char *name = read_string(env, argv[0], stack_buf, sizeof(stack_buf), &len, &heap);
-  if (name == NULL)
+  text name;
+  if (!text_read(env, argv[0], &name))
     return NULL;
-  int32_t op = sk_operator_parse(name, len);
-  free(heap);
+  int32_t op = sk_operator_parse(name.data, name.len);
+  text_free(&name);
   return make_int(env, op);
 }
 
