@@ -157,6 +157,62 @@ cdef inline Py_ssize_t _decimal(long long number, char *buffer):
     return at
 
 
+cdef inline bint _value_text(PyObject *value, char *number, const char **data,
+                             Py_ssize_t *size) noexcept:
+    """Points data/size at an attribute value's text, for the common values: a str as UTF-8, a
+    bool as true/false, an int or integral float within 64 bits in decimal (written into
+    number[NUMBER_TEXT]). Both attribute converters call it for every value.
+
+    Returns True for any other value (data/size then mean nothing): _rare_value_text handles
+    those, off the hot path.
+    """
+    cdef int overflow  # always set by PyLong_AsLongLongAndOverflow
+    cdef long long integer
+    cdef double real
+    cdef Py_ssize_t start
+    if _is_str(value):
+        return not _str_bytes(value, data, size)
+    if _is_bool(value):
+        if value == _true:
+            data[0], size[0] = b"true", 4
+        else:
+            data[0], size[0] = b"false", 5
+        return False
+    if _is_int(value):
+        integer = _int_value(value, &overflow)
+        if overflow:
+            return True
+        start = _decimal(integer, number)
+    elif _is_float(value):
+        real = _float_value(value)
+        if real != floor(real) or not fabs(real) < MAX_EXACT_FLOAT:
+            return True
+        start = _decimal(<long long>real, number)
+    else:
+        return True
+    data[0] = number + start
+    size[0] = NUMBER_TEXT - start
+    return False
+
+
+cdef list _rare_value_text(list keep, object value, const char **data, Py_ssize_t *size):
+    """The values _value_text leaves: a str with lone surrogates or an int beyond 64 bits has its
+    text made as bytes, which data/size then point at and the returned keep holds (the caller
+    keeps it until the evaluation is done). Any other value can never match: *size = -1.
+    """
+    cdef bytes spelled = None
+    if _is_str(<PyObject *>value):
+        spelled = _surrogate_utf8(value)
+    elif _is_int(<PyObject *>value):
+        spelled = _big_integer_text(value)  # None past Python's int-to-str digit limit
+    if spelled is None:
+        size[0] = -1
+        return keep
+    data[0] = PyBytes_AS_STRING(spelled)
+    size[0] = PyBytes_GET_SIZE(spelled)
+    return _kept(keep, spelled)
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 cdef object _gather_attributes(PyObject *table, PyObject *names, sk_attribute *out,
@@ -172,52 +228,18 @@ cdef object _gather_attributes(PyObject *table, PyObject *names, sk_attribute *o
     cdef Py_ssize_t index
     cdef Py_ssize_t count = 0
     cdef Py_ssize_t size = 0
-    cdef Py_ssize_t start
     cdef PyObject *value
     cdef PyObject *encoded
     cdef const char *data
-    cdef int overflow = 0
-    cdef long long integer
-    cdef double real
-    cdef bytes spelled
     for index in range(0, _tuple_size(names), 2):
         value = _dict_lookup_or_error(table, _tuple_item(names, index))
         if value == NULL:
             _clear_error()  # a key whose __eq__ raised: as absent, never an exception
             continue
-        if _is_str(value):
-            if not _str_bytes(value, &data, &size):
-                spelled = _surrogate_utf8(<object>value)
-                keep = _kept(keep, spelled)
-                data = PyBytes_AS_STRING(spelled)
-                size = PyBytes_GET_SIZE(spelled)
-        elif _is_bool(value):
-            if value == _true:
-                data, size = b"true", 4
-            else:
-                data, size = b"false", 5
-        elif _is_int(value):
-            integer = _int_value(value, &overflow)
-            if overflow:
-                spelled = _big_integer_text(<object>value)
-                if spelled is None:
-                    continue
-                keep = _kept(keep, spelled)
-                data = PyBytes_AS_STRING(spelled)
-                size = PyBytes_GET_SIZE(spelled)
-            else:
-                start = _decimal(integer, numbers + count * NUMBER_TEXT)
-                data = numbers + count * NUMBER_TEXT + start
-                size = NUMBER_TEXT - start
-        elif _is_float(value):
-            real = _float_value(value)
-            if real != floor(real) or not fabs(real) < MAX_EXACT_FLOAT:
+        if _value_text(value, numbers + count * NUMBER_TEXT, &data, &size):
+            keep = _rare_value_text(keep, <object>value, &data, &size)
+            if size < 0:
                 continue
-            start = _decimal(<long long>real, numbers + count * NUMBER_TEXT)
-            data = numbers + count * NUMBER_TEXT + start
-            size = NUMBER_TEXT - start
-        else:
-            continue
         encoded = _tuple_item(names, index + 1)
         out[count].name = _bytes_data(encoded)
         out[count].name_len = <size_t>_bytes_size(encoded)
@@ -241,14 +263,9 @@ cdef object _convert_attributes(PyObject *attributes, sk_attribute *out,
     cdef Py_ssize_t position = 0
     cdef Py_ssize_t count = 0
     cdef Py_ssize_t size = 0
-    cdef Py_ssize_t start
     cdef PyObject *name
     cdef PyObject *value
     cdef const char *data
-    cdef int overflow = 0
-    cdef long long integer
-    cdef double real
-    cdef bytes spelled
     while _dict_next(attributes, &position, &name, &value):
         if not _is_str(name):
             continue
@@ -256,39 +273,10 @@ cdef object _convert_attributes(PyObject *attributes, sk_attribute *out,
             continue  # a name with a lone surrogate never matches (as when looked up by name)
         out[count].name = data
         out[count].name_len = <size_t>size
-        if _is_str(value):
-            if not _str_bytes(value, &data, &size):
-                spelled = _surrogate_utf8(<object>value)
-                keep = _kept(keep, spelled)
-                data = PyBytes_AS_STRING(spelled)
-                size = PyBytes_GET_SIZE(spelled)
-        elif _is_bool(value):
-            if value == _true:
-                data, size = b"true", 4
-            else:
-                data, size = b"false", 5
-        elif _is_int(value):
-            integer = _int_value(value, &overflow)
-            if overflow:
-                spelled = _big_integer_text(<object>value)
-                if spelled is None:
-                    continue
-                keep = _kept(keep, spelled)
-                data = PyBytes_AS_STRING(spelled)
-                size = PyBytes_GET_SIZE(spelled)
-            else:
-                start = _decimal(integer, numbers + count * NUMBER_TEXT)
-                data = numbers + count * NUMBER_TEXT + start
-                size = NUMBER_TEXT - start
-        elif _is_float(value):
-            real = _float_value(value)
-            if real != floor(real) or not fabs(real) < MAX_EXACT_FLOAT:
+        if _value_text(value, numbers + count * NUMBER_TEXT, &data, &size):
+            keep = _rare_value_text(keep, <object>value, &data, &size)
+            if size < 0:
                 continue
-            start = _decimal(<long long>real, numbers + count * NUMBER_TEXT)
-            data = numbers + count * NUMBER_TEXT + start
-            size = NUMBER_TEXT - start
-        else:
-            continue
         out[count].value = data
         out[count].value_len = <size_t>size
         count += 1
