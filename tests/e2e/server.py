@@ -122,6 +122,8 @@ class SidekickServer:
     log_path: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # More than one: `manage.py serve --workers N` (one socket, N daphne processes; needs Redis).
+    workers: int = 1
 
     @property
     def url(self) -> str:
@@ -132,17 +134,14 @@ class SidekickServer:
         if self.process is not None:
             raise RuntimeError(f"server on port {self.port} is already running")
         log = self.log_path.open("ab")
+        if self.workers > 1:
+            command = [sys.executable, "manage.py", "serve", "--workers", str(self.workers)]
+            command += ["--bind", "127.0.0.1", "--port", str(self.port)]
+        else:
+            command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+            command.append("sidekick.asgi:application")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "sidekick.asgi:application",
-            ],
+            command,
             cwd=REPO_ROOT,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -199,6 +198,16 @@ class SidekickServer:
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
+
+    def serving_pids(self) -> list[int]:
+        """The processes that serve requests: daphne itself, or the supervisor's workers."""
+        pid = self.pid
+        if pid is None:
+            return []
+        if self.workers == 1:
+            return [pid]
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [int(child) for child in children]
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -286,13 +295,15 @@ class ServerGroup:
         self._prepared = True
 
     def add_server(
-        self, *, start: bool = True, env: dict[str, str] | None = None
+        self, *, start: bool = True, env: dict[str, str] | None = None, workers: int = 1
     ) -> SidekickServer:
         """A new instance on the group's database (and Redis); started unless told otherwise."""
         self.prepare()
         index = len(self.servers)
         server = SidekickServer(
-            env={**self.env, **(env or {})}, log_path=self.workdir / f"daphne-{index}.log"
+            env={**self.env, **(env or {})},
+            log_path=self.workdir / f"daphne-{index}.log",
+            workers=workers,
         )
         self.servers.append(server)
         if start:
