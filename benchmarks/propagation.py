@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import itertools
 import json
+import os
 import resource
+import select
 import signal
 import socket
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -36,6 +40,7 @@ from tests.e2e.server import ServerGroup, SidekickServer  # noqa: E402
 
 MARKER = b'"description":"bench-'
 LAYERS = ("channels_redis.pubsub.RedisPubSubChannelLayer", "channels_redis.core.RedisChannelLayer")
+WARMUP_STREAMS_PER_WORKER = 20
 CONNECT_CONCURRENCY = 100  # daphne's listen backlog is small; bursts beyond it stall in SYN retries
 
 
@@ -46,14 +51,29 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def open_sockets(pid: int) -> int:
+    """How many sockets a process holds (streams, listeners, database and Redis connections)."""
+    count = 0
+    for entry in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            count += os.readlink(entry).startswith("socket:")
+    return count
+
+
+def serving_rss_kib(server: SidekickServer) -> int:
+    """RSS of the processes holding the streams (the workers, not their idle supervisor)."""
+    return sum(rss_kib(pid) for pid in server.serving_pids())
+
+
 class StreamClient:
-    """One raw SSE connection read by a loop callback; records when each write's event arrived.
+    """One raw SSE connection; records when each write's event arrived.
 
     No StreamReader and no task per connection: with thousands of streams in one process, the
-    measuring client's own per-event overhead would otherwise dominate what it measures.
+    measuring client's own per-event overhead would otherwise dominate what it measures. The
+    loop reads it while it bootstraps; a `ReceiptReader` reads it while writes are timed.
     """
 
-    __slots__ = ("host", "key", "port", "ready", "received", "sock", "tail")
+    __slots__ = ("host", "in_loop", "key", "port", "ready", "received", "sock", "tail")
 
     def __init__(self, host: str, port: int, key: str) -> None:
         self.host, self.port, self.key = host, port, key
@@ -61,6 +81,7 @@ class StreamClient:
         self.received: dict[int, float] = {}
         self.sock: socket.socket | None = None
         self.tail = b""
+        self.in_loop = False
 
     async def connect(self) -> None:
         loop = asyncio.get_running_loop()
@@ -74,17 +95,21 @@ class StreamClient:
         )
         self.sock = sock
         loop.add_reader(sock.fileno(), self._on_readable)
+        self.in_loop = True
 
     def _on_readable(self) -> None:
+        if not self.read(time.perf_counter()):
+            self.close()
+
+    def read(self, now: float) -> bool:
+        """Reads what is there; events in it count as arrived at `now`. False at end of stream."""
         assert self.sock is not None
         try:
             chunk = self.sock.recv(262144)
         except BlockingIOError:
-            return
+            return True
         if not chunk:
-            self.close()
-            return
-        now = time.perf_counter()
+            return False
         data = self.tail + chunk
         if not self.ready.is_set() and b"event: ready" in data:
             self.ready.set()
@@ -97,12 +122,54 @@ class StreamClient:
             self.received.setdefault(int(data[found + len(MARKER) : end]), now)
             start = end
         self.tail = data[-200:]
+        return True
+
+    def leave_loop(self) -> None:
+        if self.sock is not None and self.in_loop:
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+        self.in_loop = False
 
     def close(self) -> None:
+        self.leave_loop()
         if self.sock is not None:
-            asyncio.get_running_loop().remove_reader(self.sock.fileno())
             self.sock.close()
             self.sock = None
+
+
+class ReceiptReader(threading.Thread):
+    """Reads every stream from one epoll in a thread of its own while writes are timed.
+
+    Every socket reported readable by one `epoll.poll` is stamped with the time that poll
+    returned: the moment the client could first know the event had arrived. Stamping each socket
+    after reading the ones before it would add the client's own sequential work (~20 us per
+    stream in Python) to the measured latency of the later streams.
+    """
+
+    def __init__(self, clients: list[StreamClient]) -> None:
+        super().__init__(name="receipt-reader", daemon=True)
+        self.epoll = select.epoll()
+        self.clients: dict[int, StreamClient] = {}
+        self.stopping = threading.Event()
+        for client in clients:
+            client.leave_loop()
+            if client.sock is not None:
+                self.clients[client.sock.fileno()] = client
+                self.epoll.register(client.sock.fileno(), select.EPOLLIN)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            events = self.epoll.poll(0.05)
+            now = time.perf_counter()
+            for fd, _mask in events:
+                client = self.clients[fd]
+                if not client.read(now):
+                    self.epoll.unregister(fd)
+                    client.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join()
+        self.epoll.close()
 
 
 _write_numbers = itertools.count(0, 1_000_000)
@@ -143,12 +210,6 @@ async def run_scenario(
     flag_count: int,
 ) -> dict[str, object]:
     key = group.server_key or group.admin_key
-    for server in servers:
-        assert server.pid is not None
-    baseline = {server.port: rss_kib(server.pid or 0) for server in servers}
-    clients = [
-        StreamClient("127.0.0.1", servers[i % len(servers)].port, key) for i in range(clients_total)
-    ]
     semaphore = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def bootstrap(client: StreamClient) -> None:
@@ -156,18 +217,41 @@ async def run_scenario(
             await client.connect()
             await asyncio.wait_for(client.ready.wait(), 120)
 
+    # A few streams first, so that every process (each worker accepts whichever connections it
+    # wins) has loaded its store and encoded a snapshot before the RSS baseline is taken.
+    warmup = [
+        StreamClient("127.0.0.1", server.port, key)
+        for server in servers
+        for _ in range(WARMUP_STREAMS_PER_WORKER * server.workers)
+    ]
+    await asyncio.gather(*(bootstrap(c) for c in warmup))
+    for client in warmup:
+        client.close()
+    await asyncio.sleep(1.0)
+    baseline = {server.port: serving_rss_kib(server) for server in servers}
+    sockets_before = {pid: open_sockets(pid) for s in servers for pid in s.serving_pids()}
+    clients = [
+        StreamClient("127.0.0.1", servers[i % len(servers)].port, key) for i in range(clients_total)
+    ]
+
     started = time.perf_counter()
     await asyncio.gather(*(bootstrap(c) for c in clients))
     bootstrap_seconds = time.perf_counter() - started
 
     await asyncio.sleep(2.0)  # let buffers drain and the servers settle before measuring RSS
     rss_per_stream = (
-        sum(rss_kib(server.pid or 0) - baseline[server.port] for server in servers) / clients_total
+        sum(serving_rss_kib(server) - baseline[server.port] for server in servers) / clients_total
     )
 
+    streams_per_process = sorted(
+        open_sockets(pid) - before for pid, before in sockets_before.items()
+    )
     # Write numbers never repeat across scenarios: replayed descriptions from an earlier
     # scenario must not count as receipts.
     first = next(_write_numbers)
+    client_cpu_before = time.process_time()
+    reader = ReceiptReader(clients)
+    reader.start()
     sent: dict[int, float] = {}
     request_ms: list[float] = []
     async with httpx.AsyncClient(
@@ -187,9 +271,11 @@ async def run_scenario(
 
     deadline = time.perf_counter() + 15
     while time.perf_counter() < deadline:
-        if all(sum(i in sent for i in c.received) >= writes for c in clients):
+        # Iterates `sent` (this thread's), not `received`, which the reader is filling.
+        if all(sum(i in c.received for i in sent) >= writes for c in clients):
             break
         await asyncio.sleep(0.1)
+    reader.stop()
     latencies = [
         (arrived - sent[index]) * 1000
         for client in clients
@@ -197,12 +283,15 @@ async def run_scenario(
         if index in sent
     ]
     missed = clients_total * writes - len(latencies)
+    # This process reads every stream; on a small machine it competes with the servers for CPU.
+    client_cpu_ms = (time.process_time() - client_cpu_before) * 1000 / writes
     for client in clients:
         client.close()
     await asyncio.sleep(0.5)
     return {
         "clients": clients_total,
         "instances": len(servers),
+        "workers": servers[0].workers,
         "writes": writes,
         "bootstrap_all_s": round(bootstrap_seconds, 2),
         "write_request_p50_ms": round(percentile(request_ms, 0.5), 1),
@@ -213,6 +302,8 @@ async def run_scenario(
         "max_ms": round(max(latencies), 1),
         "mean_ms": round(statistics.fmean(latencies), 1),
         "missed": missed,
+        "streams_per_process": streams_per_process,
+        "client_cpu_ms_per_write": round(client_cpu_ms, 1),
         "rss_per_idle_stream_kib": round(rss_per_stream, 1),
     }
 
@@ -286,7 +377,8 @@ async def compare_layers() -> list[dict[str, object]]:
 async def benchmark(args: argparse.Namespace) -> list[dict[str, object]]:
     results = []
     for instances in args.instances:
-        redis = PrivateRedis() if instances > 1 else None
+        # Several processes (instances, or workers of one instance) follow each other via Redis.
+        redis = PrivateRedis() if instances > 1 or args.workers > 1 else None
         if redis is not None:
             redis.start()
         group = ServerGroup(
@@ -300,19 +392,15 @@ async def benchmark(args: argparse.Namespace) -> list[dict[str, object]]:
             },
         )
         try:
-            servers = [group.add_server() for _ in range(instances)]
+            servers = [group.add_server(workers=args.workers) for _ in range(instances)]
             await make_flags(servers[0], group.admin_key, args.flags)
             for clients in args.clients:
                 result = await run_scenario(group, servers, clients, args.writes, args.flags)
                 result["flags"] = args.flags
-                result["layer"] = (args.layer or "pubsub") if instances > 1 else "in-memory"
+                result["layer"] = (args.layer or "pubsub") if redis is not None else "in-memory"
                 print(json.dumps(result), flush=True)
                 results.append(result)
         finally:
-            import shutil as _sh
-
-            for _s in group.servers:
-                _sh.copy(_s.log_path, "/tmp/stream-dev/daphne.log")
             group.close()
             if redis is not None:
                 redis.close()
@@ -323,6 +411,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--instances", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="daphne workers per instance (`manage.py serve --workers N`, one shared socket)",
+    )
     parser.add_argument("--flags", type=int, default=1000)
     parser.add_argument("--writes", type=int, default=50)
     parser.add_argument(
@@ -348,12 +442,14 @@ def main(argv: list[str] | None = None) -> int:
     results = asyncio.run(benchmark(args))
     print()
     print(
-        "| instances | clients | bootstrap all | p50 | p90 | p99 | max | missed | RSS/idle stream |"
+        "| instances | workers | clients | bootstrap all | p50 | p90 | p99 | max | missed "
+        "| RSS/idle stream |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
-            f"| {r['instances']} | {r['clients']} | {r['bootstrap_all_s']} s | {r['p50_ms']} ms "
+            f"| {r['instances']} | {r['workers']} | {r['clients']} | {r['bootstrap_all_s']} s "
+            f"| {r['p50_ms']} ms "
             f"| {r['p90_ms']} ms | {r['p99_ms']} ms | {r['max_ms']} ms | {r['missed']} "
             f"| {r['rss_per_idle_stream_kib']} KiB |"
         )
