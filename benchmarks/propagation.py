@@ -283,6 +283,15 @@ async def run_scenario(
         if index in sent
     ]
     missed = clients_total * writes - len(latencies)
+    # Per write: its first receipt (the write path up to the commit, plus one stream) and the
+    # spread to its last receipt (the fan-out to every stream, plus the client's reading).
+    arrivals: dict[int, list[float]] = {index: [] for index in sent}
+    for client in clients:
+        for index, arrived in client.received.items():
+            if index in arrivals:
+                arrivals[index].append(arrived)
+    first_ms = [(min(times) - sent[i]) * 1000 for i, times in arrivals.items() if times]
+    spread_ms = [(max(times) - min(times)) * 1000 for times in arrivals.values() if times]
     # This process reads every stream; on a small machine it competes with the servers for CPU.
     client_cpu_ms = (time.process_time() - client_cpu_before) * 1000 / writes
     for client in clients:
@@ -295,6 +304,9 @@ async def run_scenario(
         "writes": writes,
         "bootstrap_all_s": round(bootstrap_seconds, 2),
         "write_request_p50_ms": round(percentile(request_ms, 0.5), 1),
+        "first_receipt_p50_ms": round(percentile(first_ms, 0.5), 1),
+        "first_to_last_p50_ms": round(percentile(spread_ms, 0.5), 1),
+        "first_to_last_max_ms": round(max(spread_ms), 1),
         "min_ms": round(min(latencies), 1),
         "p50_ms": round(percentile(latencies, 0.50), 1),
         "p90_ms": round(percentile(latencies, 0.90), 1),
