@@ -17,7 +17,7 @@ need() { # need <command-or-path> <package...>
 
 for group in "${groups[@]}"; do
   case $group in
-    c) need clang clang; need clang-format clang-format; need cmake cmake
+    c) need gcc gcc; need g++ g++; need clang clang; need clang-format clang-format; need cmake cmake
        need "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.asan-*.a" libclang-rt-14-dev ;;
     wasm) need clang clang; need wasm-ld lld; need "/usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a" wasi-libc libclang-rt-14-dev-wasm32 ;;
     browser) need chromium chromium chromium-driver ;;
