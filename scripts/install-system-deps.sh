@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and tests need, only those that are missing.
-# Usage: scripts/install-system-deps.sh [group...]   groups: c wasm browser services bench (default: all)
+# Usage: scripts/install-system-deps.sh [group...]   groups: c node wasm browser services bench (default: all)
 set -euo pipefail
 
 groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(c wasm browser services bench)
+[ ${#groups[@]} -gt 0 ] || groups=(c node wasm browser services bench)
 
 missing=()
 need() { # need <command-or-path> <package...>
@@ -19,6 +19,7 @@ for group in "${groups[@]}"; do
   case $group in
     c) need gcc gcc; need g++ g++; need clang clang; need clang-format clang-format; need cmake cmake
        need "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.asan-*.a" libclang-rt-14-dev ;;
+    node) need node nodejs npm ;;
     wasm) need clang clang; need wasm-ld lld; need "/usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a" wasi-libc libclang-rt-14-dev-wasm32 ;;
     browser) need chromium chromium chromium-driver ;;
     # The fault tests start a private redis-server they can stop and restart.
