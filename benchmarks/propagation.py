@@ -396,7 +396,7 @@ async def benchmark(args: argparse.Namespace) -> list[dict[str, object]]:
         group = ServerGroup(
             redis_url=redis.url if redis else None,
             keepalive_seconds=15.0,
-            # Persistent database connections, as docs/deploy.md recommends for production.
+            # As docs/deploy.md sets it for production (under daphne it keeps no connection).
             extra_env={
                 "SIDEKICK_LOG_LEVEL": "WARNING",
                 "SIDEKICK_DB_CONN_MAX_AGE": "60",
