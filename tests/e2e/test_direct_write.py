@@ -19,8 +19,15 @@ WRITES = 20
 class RawStream:
     """A `GET /stream` over a plain socket, parsed strictly (chunk sizes must be exact)."""
 
-    def __init__(self, server: SidekickServer, key: str, version: str) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=15)
+    def __init__(
+        self, server: SidekickServer, key: str, version: str, receive_buffer: int | None = None
+    ) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if receive_buffer is not None:
+            # Before connecting, so the advertised window stays small and the server's buffer fills.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self.sock.settimeout(15)
+        self.sock.connect(("127.0.0.1", server.port))
         self.buffer = b""
         self.sock.sendall(
             f"GET /stream HTTP/{version}\r\nHost: 127.0.0.1\r\n"
@@ -117,5 +124,32 @@ def test_http10_stream_gets_the_same_events_unframed(server_group, server):
         assert stream.status_line.split()[1] == "200"
         assert not stream.chunked
         assert stream.descriptions() == [f"direct-{index}" for index in range(WRITES)]
+    finally:
+        stream.close()
+
+
+def test_a_stream_that_stops_reading_gets_every_event_in_order_once_it_reads_again(
+    server_group, server
+):
+    """Writes the kernel cannot take go to Twisted's buffer; later events must queue behind them."""
+    writes = 30
+    # ~300 KB per event, ~9 MB in all: more than the socket buffers can hold (4 MB at most here).
+    values = [f"{index:05d}" + "v" * 95 for index in range(3000)]
+    rules = [{"attribute": "email", "operator": "Equals", "values": values}]
+    stream = RawStream(server, server_group.server_key or server_group.admin_key, "1.1", 4096)
+    headers = {"Authorization": f"Bearer {server_group.admin_key}"}
+    try:
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+            assert client.post("/api/flags", json={"key": "direct_slow"}).status_code == 201
+            while b"event: ready" not in stream.body:
+                stream.read_body()
+            # Not reading while the writes go out.
+            for index in range(writes):
+                body = {"description": f"direct-{index}", "rules": rules}
+                assert client.patch("/api/flags/direct_slow", json=body).status_code == 200
+        deadline = time.monotonic() + 60
+        while len(stream.descriptions()) < writes and time.monotonic() < deadline:
+            stream.read_body()
+        assert stream.descriptions() == [f"direct-{index}" for index in range(writes)]
     finally:
         stream.close()
