@@ -85,6 +85,19 @@ DATABASES = {
         conn_max_age=int(os.environ.get("SIDEKICK_DB_CONN_MAX_AGE", "0")),
     )
 }
+# PostgreSQL connections come from a pool. Under daphne every request runs in a thread of its own,
+# so persistent per-thread connections (CONN_MAX_AGE) are never reused and each write would open
+# a new connection; a pool shares them across threads. SIDEKICK_DB_POOL=0 turns it off.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and _env_bool(
+    "SIDEKICK_DB_POOL", True
+):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django's pool refuses persistent connections
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(os.environ.get("SIDEKICK_DB_POOL_MIN_SIZE", "1")),
+        "max_size": int(os.environ.get("SIDEKICK_DB_POOL_MAX_SIZE", "20")),
+        # How long a request waits for a free (or new) connection before it fails with a 503.
+        "timeout": float(os.environ.get("SIDEKICK_DB_POOL_TIMEOUT", "5")),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL") or None

@@ -417,6 +417,13 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _drop_connections() -> None:
+    """Closes the connection and, when pooled, the pool, so the next query connects afresh."""
+    connection.close()
+    if connection.pool is not None:
+        connection.close_pool()
+
+
 def test_database_unavailable_gives_503_and_list_keeps_serving(
     postgres_required, keys, admin_client, existing, published
 ) -> None:
@@ -424,7 +431,7 @@ def test_database_unavailable_gives_503_and_list_keeps_serving(
     assert admin_client.get("/api/flags").json() == [existing]  # store loaded, key seen
     unseen = client_for(keys["server"])
     saved = dict(connection.settings_dict)
-    connection.close()
+    _drop_connections()
     connection.settings_dict.update(HOST="127.0.0.1", PORT=str(_closed_port()))
     try:
         assert_error_shape(patch(admin_client, "dark_mode", {"is_enabled": False}), 503)
@@ -435,7 +442,7 @@ def test_database_unavailable_gives_503_and_list_keeps_serving(
         assert admin_client.get("/api/flags").json() == [existing]
         assert_error_shape(unseen.get("/api/flags"), 503)
     finally:
-        connection.close()
+        _drop_connections()
         connection.settings_dict.clear()
         connection.settings_dict.update(saved)
     assert Flag.objects.get(key="dark_mode").version == 1
