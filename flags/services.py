@@ -17,7 +17,7 @@ from flags.exceptions import FlagNotFound, FlagValidationError, VersionMismatch
 from flags.models import ApiKey, ChangeAction, ChangeRecord, Flag, FlagTombstone, Rule
 from flags.validation import validate_flag, validate_flag_patch
 from flags.wire import WireFlag, flag_to_wire
-from streaming.publish import publish_flag_change
+from streaming.publish import publish_flag_change, publish_key_revoked
 
 # A create that loses the race for a new key to a concurrent create retries as a replace.
 _CREATE_ATTEMPTS = 3
@@ -204,4 +204,6 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        key_id = api_key.pk
+        transaction.on_commit(lambda: publish_key_revoked(key_id))
     return api_key

@@ -122,19 +122,24 @@ def authenticate_stream(scope: dict[str, Any]) -> Any:
         fingerprint = None
     if fingerprint is not None:
         known, principal = verified_keys.get(fingerprint, VerifiedKeys.FRESH_SECONDS)
-        if known:
+        if known and not _revoked(principal):
             return principal
     try:
         principal = check_stream_credentials(authorization, query_key)
     except DatabaseError:
         if fingerprint is not None:
             known, principal = verified_keys.get(fingerprint, VerifiedKeys.STALE_SECONDS)
-            if known:
+            if known and not _revoked(principal):
                 return principal
         raise
     if fingerprint is not None:
         verified_keys.remember(fingerprint, principal)
     return principal
+
+
+def _revoked(principal: Any) -> bool:
+    """Whether a remembered principal's key was revoked since (as this process has heard)."""
+    return getattr(principal, "key_id", None) in update_hub().revoked_key_ids
 
 
 def check_stream_credentials(authorization: str | None, query_key: str | None) -> Any:
@@ -189,7 +194,7 @@ class StreamConsumer(AsyncConsumer):
             return
         try:
             # Off the shared sync thread: a burst of reconnects checks keys in parallel.
-            await sync_to_async(authenticate_stream, thread_sensitive=False)(self.scope)
+            principal = await sync_to_async(authenticate_stream, thread_sensitive=False)(self.scope)
         except AuthError as error:
             extra: Headers = [(b"www-authenticate", b"Bearer")] if error.status == 401 else []
             await self._error(error.status, error.detail, extra)
@@ -201,7 +206,7 @@ class StreamConsumer(AsyncConsumer):
             return
         hub = update_hub()
         await hub.ensure_started()
-        self.subscriber = hub.subscribe(self.base_send)
+        self.subscriber = hub.subscribe(self.base_send, getattr(principal, "key_id", None))
         try:
             snapshot = process_flag_store().encoded_snapshot()
             await self.send(
@@ -212,6 +217,9 @@ class StreamConsumer(AsyncConsumer):
                 }
             )
             await self.subscriber.open(snapshot)
+            if self.subscriber.key_id in hub.revoked_key_ids:  # revoked while it opened
+                hub.unsubscribe(self.subscriber)
+                await self.subscriber.end()
         except BaseException:
             # The consumer ends here and will never see its disconnect: unsubscribe now.
             hub.unsubscribe(self.subscriber)

@@ -44,6 +44,8 @@ UPDATES_GROUP = "sidekick_updates"
 # Channels dispatches `type` to a method name; the hub reads it directly.
 CHANGE_MESSAGE_TYPE = "flag.change"
 PROBE_MESSAGE_TYPE = "sidekick.probe"
+# A revoked API key: every instance ends the streams it opened and stops trusting it.
+REVOKED_MESSAGE_TYPE = "sidekick.key_revoked"
 PROBE_SECONDS = 1.0
 PROBE_TIMEOUT_SECONDS = 2.0
 KEEPALIVE_CHUNK = b": keep-alive\n\n"
@@ -86,10 +88,11 @@ class StreamSubscriber:
     direct socket path when the server allows it (see `streaming.direct_write`).
     """
 
-    __slots__ = ("pending", "send", "writer")
+    __slots__ = ("key_id", "pending", "send", "writer")
 
-    def __init__(self, send: AsgiSend) -> None:
+    def __init__(self, send: AsgiSend, key_id: int | None = None) -> None:
         self.send = send
+        self.key_id = key_id  # the database API key that opened it (None: SDK_KEY, auth off)
         self.pending: list[dict[str, Any]] | None = []
         self.writer: direct_write.DirectWriter | None = None
 
@@ -112,6 +115,13 @@ class StreamSubscriber:
         if writer is None:
             return False
         return writer.write(delivery.chunked if writer.chunked else delivery.raw)
+
+    async def end(self) -> None:
+        """Ends the response (its key was revoked): the SDK sees the stream close."""
+        try:
+            await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+        except Exception:
+            logger.debug("ending a closing stream failed", exc_info=True)
 
     async def open(self, snapshot: bytes) -> None:
         """Writes the snapshot, then whatever arrived meanwhile, then delivers live."""
@@ -141,6 +151,8 @@ class UpdateHub:
         self._probe_seen = 0
         self._probe_arrived: asyncio.Event | None = None
         self._layer_healthy = True
+        # Keys revoked while this process runs: a key verified before is not trusted again.
+        self.revoked_key_ids: set[int] = set()
 
     # Starting -------------------------------------------------------------------------------
 
@@ -204,14 +216,31 @@ class UpdateHub:
 
     # Subscribers ----------------------------------------------------------------------------
 
-    def subscribe(self, send: AsgiSend) -> StreamSubscriber:
+    def subscribe(self, send: AsgiSend, key_id: int | None = None) -> StreamSubscriber:
         """Registers a stream before it reads the snapshot; deliveries queue until `open`."""
-        subscriber = StreamSubscriber(send)
+        subscriber = StreamSubscriber(send, key_id)
         self.subscribers.add(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: StreamSubscriber) -> None:
         self.subscribers.discard(subscriber)
+
+    def revoke_threadsafe(self, key_id: int) -> None:
+        """Ends this process's streams opened with key_id (from any thread)."""
+        self.revoked_key_ids.add(key_id)
+        loop = self.loop
+        if loop is None or not self._started:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed: the process is exiting
+            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._end_streams_of(key_id)))
+
+    async def _end_streams_of(self, key_id: int) -> None:
+        self.revoked_key_ids.add(key_id)
+        # A stream still sending its snapshot is left to its consumer, which checks
+        # revoked_key_ids once the snapshot is out (a response cannot end before it starts).
+        for subscriber in [s for s in self.subscribers if s.key_id == key_id and s.pending is None]:
+            self.unsubscribe(subscriber)
+            await subscriber.end()
 
     # Fan-out --------------------------------------------------------------------------------
 
@@ -306,6 +335,8 @@ class UpdateHub:
                     continue
                 if changed:
                     self._emit(update_chunk(event))
+            elif kind == REVOKED_MESSAGE_TYPE:
+                await self._end_streams_of(int(message["key_id"]))
             elif kind == PROBE_MESSAGE_TYPE:
                 self._probe_seen = max(self._probe_seen, int(message["seq"]))
                 assert self._probe_arrived is not None

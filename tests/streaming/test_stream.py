@@ -15,7 +15,7 @@ from channels.layers import get_channel_layer
 from channels.testing import ApplicationCommunicator
 
 from flags.models import Flag
-from flags.services import flag_delete, flag_upsert
+from flags.services import api_key_create, api_key_revoke, flag_delete, flag_upsert
 from streaming import flag_store, hub
 from streaming.consumers import StreamConsumer, verified_keys
 from streaming.flag_store import ProcessFlagStore, process_flag_store
@@ -224,5 +224,31 @@ def test_ten_thousand_connect_disconnect_cycles_leave_nothing_behind():
         assert len(layer.groups.get(hub.UPDATES_GROUP, {})) == members == 1
         growth = rss_kib() - rss
         assert growth < 8 * 1024, f"RSS grew by {growth} KiB over 10,000 cycles"
+
+    run(scenario)
+
+
+def test_revoking_a_key_ends_its_open_streams_and_refuses_it_again():
+    key, raw = api_key_create(name="leaked", role="client")
+    _, other_raw = api_key_create(name="kept", role="client")
+
+    async def scenario() -> None:
+        revoked_stream, start, _ = await open_stream(stream_scope([], f"sdk_key={raw}".encode()))
+        kept_stream, _, _ = await open_stream(stream_scope([], f"sdk_key={other_raw}".encode()))
+        assert start["status"] == 200
+
+        await sync_to_async(api_key_revoke)(api_key=key)
+
+        ending = await revoked_stream.receive_output(10)
+        assert ending == {"type": "http.response.body", "body": b"", "more_body": False}
+        # The other key's stream still gets changes.
+        patched = await sync_to_async(create)("after_revoke")
+        assert events((await kept_stream.receive_output(10))["body"]) == [
+            ("update", {"type": "UPSERT", "flag": patched})
+        ]
+        # The key was verified a moment ago, but a revoked key is never trusted from memory.
+        _, refused, _ = await open_stream(stream_scope([], f"sdk_key={raw}".encode()))
+        assert refused["status"] == 401
+        await close_stream(kept_stream)
 
     run(scenario)
