@@ -396,10 +396,8 @@ async def benchmark(args: argparse.Namespace) -> list[dict[str, object]]:
         group = ServerGroup(
             redis_url=redis.url if redis else None,
             keepalive_seconds=15.0,
-            # As docs/deploy.md sets it for production (under daphne it keeps no connection).
             extra_env={
                 "SIDEKICK_LOG_LEVEL": "WARNING",
-                "SIDEKICK_DB_CONN_MAX_AGE": "60",
                 **({"SIDEKICK_CHANNEL_LAYER": args.layer} if args.layer else {}),
             },
         )

@@ -72,9 +72,10 @@ class VerifiedKeys:
 
     Every SDK reconnects at once after a deploy or a network blip; without this each of them is
     a key lookup (and, with CONN_MAX_AGE=0, a new database connection). A key verified less than
-    FRESH_SECONDS ago is accepted again without asking the database, so a revoked key can open
-    new streams for at most that long. While the database is unreachable, a key verified less
-    than STALE_SECONDS ago is still accepted: streams keep serving through the outage.
+    FRESH_SECONDS ago is accepted again without asking the database, unless this process has heard
+    of its revocation (then it is refused at once; an instance that missed the broadcast refuses it
+    after at most FRESH_SECONDS). While the database is unreachable, a key verified less than
+    STALE_SECONDS ago is still accepted: streams keep serving through the outage.
     """
 
     FRESH_SECONDS = 10.0
