@@ -39,7 +39,9 @@ $(PY_STAMP): pyproject.toml setup.py $(CORE_SOURCES)
 
 python-deps: $(PY_STAMP)
 
-run: $(PY_STAMP)
+run:
+	@scripts/install-system-deps.sh build
+	@$(MAKE) --no-print-directory $(PY_STAMP)
 	@mkdir -p var
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py bootstrap_dev --url http://$(HOST):$(PORT)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and tests need, only those that are missing.
-# Usage: scripts/install-system-deps.sh [group...]   groups: c node wasm browser services bench (default: all)
+# Usage: scripts/install-system-deps.sh [group...]   groups: build c node wasm browser services bench (default: all)
 set -euo pipefail
 
 groups=("$@")
@@ -17,6 +17,8 @@ need() { # need <command-or-path> <package...>
 
 for group in "${groups[@]}"; do
   case $group in
+    # What `make run` needs: a C compiler for the Python extension.
+    build) need gcc gcc ;;
     c) need gcc gcc; need g++ g++; need clang clang; need clang-format clang-format; need cmake cmake
        need "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.asan-*.a" libclang-rt-14-dev ;;
     node) need node nodejs npm ;;
