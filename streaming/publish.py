@@ -62,4 +62,4 @@ def _broadcast(message: dict) -> None:
     try:
         async_to_sync(layer.group_send)(UPDATES_GROUP, message)
     except Exception:
-        logger.exception("broadcast of %s failed; stores will reconcile from the database", message)
+        logger.exception("broadcast of %s failed; other instances catch up from the DB", message)
