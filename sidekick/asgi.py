@@ -2,7 +2,7 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+from sidekick.handler import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sidekick.settings")
 django_application = get_asgi_application()
