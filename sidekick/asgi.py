@@ -1,5 +1,6 @@
 """ASGI entry point: Django for HTTP, except `/stream`, which the SSE consumer serves."""
 
+import gc
 import os
 
 from sidekick.handler import get_asgi_application
@@ -25,3 +26,10 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Everything loaded by now (Django, DRF, Twisted, the URL conf and the admin) lives as long as
+# the process. Frozen, it is left out of the cyclic collector's walks: measured under daphne
+# with 1,000 streams, each full collection walked about 110,000 such objects and stalled every
+# stream for 80-135 ms, a few times a minute under writes. Reference counting still frees them.
+gc.collect()
+gc.freeze()
