@@ -67,8 +67,12 @@ def _locked_flag(key: str) -> Flag | None:
     return Flag.objects.select_for_update().filter(key=key).first()
 
 
+def _ordered_rules(flag: Flag) -> list[Rule]:
+    return list(flag.rules.order_by("position"))
+
+
 def _current_wire(flag: Flag) -> WireFlag:
-    return flag_to_wire(flag, list(flag.rules.order_by("position")))
+    return flag_to_wire(flag, _ordered_rules(flag))
 
 
 def flag_upsert(
@@ -139,7 +143,8 @@ def flag_patch(*, key: str, data: Any, actor: str, if_match: int | None = None) 
     if flag is None:
         raise FlagNotFound(key)
     _check_if_match(key=key, if_match=if_match, current=flag.version)
-    before = _current_wire(flag)
+    rules = _ordered_rules(flag)
+    before = flag_to_wire(flag, rules)
     for name in ("is_enabled", "rollout_percentage", "description"):
         if name in fields:
             setattr(flag, name, fields[name])
@@ -148,8 +153,7 @@ def flag_patch(*, key: str, data: Any, actor: str, if_match: int | None = None) 
     flag.save()
     if "rules" in fields:
         rules = _write_rules(flag, fields["rules"])
-    else:
-        rules = list(flag.rules.order_by("position"))
+    # Otherwise the rules are the ones just read under the row lock: no second query.
     after = flag_to_wire(flag, rules)
     _record(
         key=key,
