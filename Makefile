@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 # Rebuilt when the project's Python metadata or the compiled core's sources change.
 PY_STAMP := $(VENV)/.installed
-CORE_SOURCES := $(wildcard evalcore/include/*.h evalcore/src/*.c evalcore/src/*.h evalcore/*.pyx evalcore/*.pxd)
+CORE_SOURCES := $(wildcard evalcore/include/*.h evalcore/src/*.c evalcore/src/*.h evalcore/*.pyx evalcore/*.pxd) streaming/_fanout.pyx
 
 HOST ?= 127.0.0.1
 PORT ?= 8000

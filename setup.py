@@ -1,4 +1,5 @@
-"""Builds evalcore._core: the Cython wrapper compiled together with the C core's sources."""
+"""Builds the C extensions: evalcore._core (Cython over the C core's sources) and
+streaming._fanout (the stream fan-out's send loop)."""
 
 from glob import glob
 
@@ -12,9 +13,15 @@ core = Extension(
     extra_compile_args=["-std=c11", "-O3"],
 )
 
+fanout = Extension(
+    "streaming._fanout",
+    sources=["streaming/_fanout.pyx"],
+    extra_compile_args=["-O2"],
+)
+
 setup(
     ext_modules=cythonize(
-        [core],
+        [core, fanout],
         language_level=3,
         compiler_directives={"embedsignature": True},
     )

@@ -20,9 +20,12 @@ version): the stream then uses its ordinary ASGI send, which is always correct.
 
 from __future__ import annotations
 
+import array
 import functools
 import logging
+import os
 import socket
+from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
 
@@ -60,6 +63,31 @@ def _twisted_classes() -> tuple[Any, Any, Any] | None:
 def _announce_once() -> None:
     # Once per process, so a deployment's log shows which path its streams take.
     logger.info("stream events are written directly to the sockets")
+
+
+def _send_to_all_py(fds: Sequence[int], data: bytes, sent: array.array[int]) -> int:
+    """`streaming._fanout.send_to_all` where the extension is not built: the same, per call."""
+    incomplete = 0
+    for index, fd in enumerate(fds):
+        try:
+            taken = os.write(fd, data)
+        except BlockingIOError:
+            taken = 0
+        except OSError:
+            taken = -1
+        sent[index] = taken
+        incomplete += taken != len(data)
+    return incomplete
+
+
+# The same switch as the evaluation core's (evalcore/__init__.py): a deployment that cannot
+# build or load C extensions runs the pure-Python twin of each.
+try:
+    if os.environ.get("SIDEKICK_NO_EXTENSIONS") == "1":
+        raise ImportError("SIDEKICK_NO_EXTENSIONS=1")
+    from streaming._fanout import send_to_all
+except ImportError:
+    send_to_all = _send_to_all_py
 
 
 def chunk(data: bytes) -> bytes:
@@ -116,18 +144,60 @@ class DirectWriter:
             and not self.request._disconnected
         )
 
-    def write(self, framed: bytes) -> bool:
-        """Sends already-framed bytes; False (nothing written) if the ASGI send must be used."""
-        if not self.usable():
+    def fileno(self) -> int:
+        """The socket's descriptor, or -1 once it is closed (so never another socket's)."""
+        return self.socket.fileno()
+
+    def finish(self, framed: bytes, sent: int) -> None:
+        """Hands what the socket did not take to Twisted, which buffers, retries and closes.
+
+        `sent` < 0 is a broken connection: Twisted's own write fails the same way and closes it
+        properly (daphne then delivers http.disconnect, which unsubscribes the stream).
+        """
+        taken = max(sent, 0)
+        if taken < len(framed):
+            self.transport.write(framed[taken:])
+
+
+class DirectBatch:
+    """One chunk for many streams' direct writers, sent in one `send_to_all` call per framing.
+
+    Between `add` (which checks each writer and reads its descriptor) and `send`, the caller
+    must not yield to the event loop: no connection can then close, and no descriptor be
+    reused by another connection, in between.
+    """
+
+    __slots__ = ("_framed", "_groups")
+
+    def __init__(self, raw: bytes, chunked: bytes) -> None:
+        self._framed = {False: raw, True: chunked}
+        self._groups: dict[bool, tuple[list[DirectWriter], array.array[int]]] = {
+            False: ([], array.array("i")),
+            True: ([], array.array("i")),
+        }
+
+    def add(self, writer: DirectWriter) -> bool:
+        """Takes the writer into the batch; False if it must use the ASGI send this time."""
+        if not writer.usable():
             return False
-        try:
-            sent = self.socket.send(framed)
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            # A broken connection: Twisted's own write fails the same way and closes it properly
-            # (daphne then delivers http.disconnect, which unsubscribes the stream).
-            sent = 0
-        if sent < len(framed):
-            self.transport.write(framed[sent:])
+        fd = writer.fileno()
+        if fd < 0:
+            return False
+        writers, fds = self._groups[writer.chunked]
+        writers.append(writer)
+        fds.append(fd)
         return True
+
+    def send(self) -> None:
+        """Writes to every writer added, hands any remainder to Twisted, and empties the batch."""
+        for chunked, (writers, fds) in self._groups.items():
+            if not fds:
+                continue
+            framed = self._framed[chunked]
+            sent = array.array("q", bytes(8 * len(fds)))
+            if send_to_all(fds, framed, sent):
+                for writer, taken in zip(writers, sent, strict=True):
+                    if taken != len(framed):
+                        writer.finish(framed, taken)
+            writers.clear()
+            del fds[:]

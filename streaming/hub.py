@@ -49,7 +49,8 @@ REVOKED_MESSAGE_TYPE = "sidekick.key_revoked"
 PROBE_SECONDS = 1.0
 PROBE_TIMEOUT_SECONDS = 2.0
 KEEPALIVE_CHUNK = b": keep-alive\n\n"
-FAN_OUT_BATCH = 64
+# Streams written per slice of the fan-out; the event loop runs between slices.
+FAN_OUT_BATCH = 256
 
 # The ASGI `send` of an open response.
 AsgiSend = Callable[[dict[str, Any]], Awaitable[None]]
@@ -79,6 +80,9 @@ class Delivery:
         self.raw = chunk
         self.chunked = direct_write.chunk(chunk)
 
+    def direct_batch(self) -> direct_write.DirectBatch:
+        return direct_write.DirectBatch(self.raw, self.chunked)
+
 
 class StreamSubscriber:
     """One open SSE response. Messages that arrive before its snapshot is out wait in `pending`.
@@ -106,15 +110,13 @@ class StreamSubscriber:
             # A connection that broke mid-write is unsubscribed by its disconnect message.
             logger.debug("write to a closing stream failed", exc_info=True)
 
-    def deliver_now(self, delivery: Delivery) -> bool:
-        """Delivers without the event loop when possible; False means `deliver` must be awaited."""
+    def deliver_now(self, delivery: Delivery, batch: direct_write.DirectBatch) -> bool:
+        """Queues it, or joins the batch of direct writes; False: `deliver` must be awaited."""
         if self.pending is not None:
             self.pending.append(delivery.message)
             return True
         writer = self.writer
-        if writer is None:
-            return False
-        return writer.write(delivery.chunked if writer.chunked else delivery.raw)
+        return writer is not None and batch.add(writer)
 
     async def end(self) -> None:
         """Ends the response (its key was revoked): the SDK sees the stream close."""
@@ -293,13 +295,20 @@ class UpdateHub:
 
     async def _deliver_to_all(self, delivery: Delivery) -> None:
         # A copy: streams that open or close during the awaits do not disturb the walk.
-        for index, subscriber in enumerate(list(self.subscribers), 1):
-            if not subscriber.deliver_now(delivery):
+        subscribers = list(self.subscribers)
+        batch = delivery.direct_batch()
+        for start in range(0, len(subscribers), FAN_OUT_BATCH):
+            by_asgi = [
+                subscriber
+                for subscriber in subscribers[start : start + FAN_OUT_BATCH]
+                if not subscriber.deliver_now(delivery, batch)
+            ]
+            batch.send()  # before any await: see DirectBatch
+            for subscriber in by_asgi:
                 await subscriber.deliver(delivery.message)
-            if index % FAN_OUT_BATCH == 0:
-                # Let requests (the write that caused this change, among others) and queued
-                # socket writes run between slices instead of after the last stream.
-                await asyncio.sleep(0)
+            # Let requests (the write that caused this change, among others) and queued
+            # socket writes run between slices instead of after the last stream.
+            await asyncio.sleep(0)
 
     async def _keepalive_loop(self) -> None:
         period = float(settings.SIDEKICK_KEEPALIVE_SECONDS)
