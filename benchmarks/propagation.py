@@ -1,10 +1,10 @@
 """Measures how fast a flag change reaches N connected SSE clients, on one instance and on two.
 
 Starts real daphne servers (PostgreSQL database, a private Redis for the two-instance runs), makes
-FLAGS flags, opens N streams from one asyncio process (raw sockets), then times every write from
-the moment its request is sent to the moment each client reads the event. Prints, per scenario:
-bootstrap time of all N streams, latency percentiles, missed updates, and the server's RSS per
-idle stream.
+FLAGS flags, opens N streams from one measuring client (benchmarks/c/sse_receipts.c, built by
+`make bench-propagation`), then times every write from the moment its request is sent to the
+moment each stream reads the event. Prints, per scenario: bootstrap time of all N streams,
+latency percentiles, missed updates, and the server's RSS per idle stream.
 
     .venv/bin/python -m benchmarks.propagation     # 1,000 and 5,000 clients, 1 and 2 instances
     .venv/bin/python -m benchmarks.propagation --clients 1000 --instances 1
@@ -20,12 +20,9 @@ import itertools
 import json
 import os
 import resource
-import select
 import signal
-import socket
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -38,7 +35,7 @@ if str(REPO_ROOT) not in sys.path:
 from tests.e2e.faults import PrivateRedis  # noqa: E402
 from tests.e2e.server import ServerGroup, SidekickServer  # noqa: E402
 
-MARKER = b'"description":"bench-'
+RECEIPT_CLIENT = REPO_ROOT / "build" / "bench" / "sse_receipts"
 LAYERS = ("channels_redis.pubsub.RedisPubSubChannelLayer", "channels_redis.core.RedisChannelLayer")
 WARMUP_STREAMS_PER_WORKER = 20
 CONNECT_CONCURRENCY = 100  # daphne's listen backlog is small; bursts beyond it stall in SYN retries
@@ -65,111 +62,74 @@ def serving_rss_kib(server: SidekickServer) -> int:
     return sum(rss_kib(pid) for pid in server.serving_pids())
 
 
-class StreamClient:
-    """One raw SSE connection; records when each write's event arrived.
+class ReceiptClient:
+    """The measuring client (benchmarks/c/sse_receipts.c): N streams read from one epoll in C.
 
-    No StreamReader and no task per connection: with thousands of streams in one process, the
-    measuring client's own per-event overhead would otherwise dominate what it measures. The
-    loop reads it while it bootstraps; a `ReceiptReader` reads it while writes are timed.
+    In C because it shares the machine with the servers it measures: read from Python, 1,000
+    streams cost about 30 ms of CPU per write, taken from the same two cores as the servers'
+    fan-out. It stamps each receipt with CLOCK_MONOTONIC, which is `time.perf_counter` here.
     """
 
-    __slots__ = ("host", "in_loop", "key", "port", "ready", "received", "sock", "tail")
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
 
-    def __init__(self, host: str, port: int, key: str) -> None:
-        self.host, self.port, self.key = host, port, key
-        self.ready = asyncio.Event()
-        self.received: dict[int, float] = {}
-        self.sock: socket.socket | None = None
-        self.tail = b""
-        self.in_loop = False
-
-    async def connect(self) -> None:
-        loop = asyncio.get_running_loop()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        await loop.sock_connect(sock, (self.host, self.port))
-        await loop.sock_sendall(
-            sock,
-            f"GET /stream HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            f"Authorization: Bearer {self.key}\r\nAccept: text/event-stream\r\n\r\n".encode(),
+    @classmethod
+    async def open(cls, servers: list[SidekickServer], key: str, streams: int) -> ReceiptClient:
+        if not RECEIPT_CLIENT.exists():
+            raise SystemExit(f"{RECEIPT_CLIENT} is missing: run `make bench-propagation`")
+        process = await asyncio.create_subprocess_exec(
+            str(RECEIPT_CLIENT),
+            key,
+            str(streams),
+            str(CONNECT_CONCURRENCY),
+            *(f"127.0.0.1:{server.port}" for server in servers),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
         )
-        self.sock = sock
-        loop.add_reader(sock.fileno(), self._on_readable)
-        self.in_loop = True
+        return cls(process)
 
-    def _on_readable(self) -> None:
-        if not self.read(time.perf_counter()):
-            self.close()
+    async def _line(self, timeout: float) -> list[str]:
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        if not line:
+            raise RuntimeError(f"the receipt client exited ({await self.process.wait()})")
+        return line.decode().split()
 
-    def read(self, now: float) -> bool:
-        """Reads what is there; events in it count as arrived at `now`. False at end of stream."""
-        assert self.sock is not None
-        try:
-            chunk = self.sock.recv(262144)
-        except BlockingIOError:
-            return True
-        if not chunk:
-            return False
-        data = self.tail + chunk
-        if not self.ready.is_set() and b"event: ready" in data:
-            self.ready.set()
-            data = data[data.index(b"event: ready") :]
-        start = 0
-        while (found := data.find(MARKER, start)) != -1:
-            end = data.find(b'"', found + len(MARKER))
-            if end == -1:
-                break
-            self.received.setdefault(int(data[found + len(MARKER) : end]), now)
-            start = end
-        self.tail = data[-200:]
-        return True
+    async def _command(self, command: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{command}\n".encode())
+        await self.process.stdin.drain()
 
-    def leave_loop(self) -> None:
-        if self.sock is not None and self.in_loop:
-            asyncio.get_running_loop().remove_reader(self.sock.fileno())
-        self.in_loop = False
+    async def ready(self, timeout: float = 300) -> float:
+        """Waits until every stream has bootstrapped; returns how long that took, in seconds."""
+        word, seconds = await self._line(timeout)
+        assert word == "ready", word
+        return float(seconds)
 
-    def close(self) -> None:
-        self.leave_loop()
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+    async def count(self) -> int:
+        await self._command("count")
+        word, count = await self._line(10)
+        assert word == "count", word
+        return int(count)
 
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-class ReceiptReader(threading.Thread):
-    """Reads every stream from one epoll in a thread of its own while writes are timed.
-
-    Every socket reported readable by one `epoll.poll` is stamped with the time that poll
-    returned: the moment the client could first know the event had arrived. Stamping each socket
-    after reading the ones before it would add the client's own sequential work (~20 us per
-    stream in Python) to the measured latency of the later streams.
-    """
-
-    def __init__(self, clients: list[StreamClient]) -> None:
-        super().__init__(name="receipt-reader", daemon=True)
-        self.epoll = select.epoll()
-        self.clients: dict[int, StreamClient] = {}
-        self.stopping = threading.Event()
-        for client in clients:
-            client.leave_loop()
-            if client.sock is not None:
-                self.clients[client.sock.fileno()] = client
-                self.epoll.register(client.sock.fileno(), select.EPOLLIN)
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            events = self.epoll.poll(0.05)
-            now = time.perf_counter()
-            for fd, _mask in events:
-                client = self.clients[fd]
-                if not client.read(now):
-                    self.epoll.unregister(fd)
-                    client.close()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.join()
-        self.epoll.close()
+    async def stop(self) -> tuple[list[tuple[int, int, float]], int]:
+        """Closes every stream; returns the receipts (stream, write, time) and streams lost."""
+        await self._command("stop")
+        word, count = await self._line(30)
+        assert word == "receipts", word
+        assert self.process.stdout is not None
+        receipts = []
+        for _ in range(int(count)):
+            stream, write, at = (await self.process.stdout.readline()).split()
+            receipts.append((int(stream), int(write), float(at)))
+        word, closed = await self._line(10)
+        assert word == "closed", word
+        await self.process.wait()
+        return receipts, int(closed)
 
 
 _write_numbers = itertools.count(0, 1_000_000)
@@ -210,33 +170,19 @@ async def run_scenario(
     flag_count: int,
 ) -> dict[str, object]:
     key = group.server_key or group.admin_key
-    semaphore = asyncio.Semaphore(CONNECT_CONCURRENCY)
-
-    async def bootstrap(client: StreamClient) -> None:
-        async with semaphore:
-            await client.connect()
-            await asyncio.wait_for(client.ready.wait(), 120)
-
     # A few streams first, so that every process (each worker accepts whichever connections it
     # wins) has loaded its store and encoded a snapshot before the RSS baseline is taken.
-    warmup = [
-        StreamClient("127.0.0.1", server.port, key)
-        for server in servers
-        for _ in range(WARMUP_STREAMS_PER_WORKER * server.workers)
-    ]
-    await asyncio.gather(*(bootstrap(c) for c in warmup))
-    for client in warmup:
-        client.close()
+    warmup = await ReceiptClient.open(
+        servers, key, WARMUP_STREAMS_PER_WORKER * sum(server.workers for server in servers)
+    )
+    await warmup.ready()
+    await warmup.stop()
     await asyncio.sleep(1.0)
     baseline = {server.port: serving_rss_kib(server) for server in servers}
     sockets_before = {pid: open_sockets(pid) for s in servers for pid in s.serving_pids()}
-    clients = [
-        StreamClient("127.0.0.1", servers[i % len(servers)].port, key) for i in range(clients_total)
-    ]
 
-    started = time.perf_counter()
-    await asyncio.gather(*(bootstrap(c) for c in clients))
-    bootstrap_seconds = time.perf_counter() - started
+    client = await ReceiptClient.open(servers, key, clients_total)
+    bootstrap_seconds = await client.ready()
 
     await asyncio.sleep(2.0)  # let buffers drain and the servers settle before measuring RSS
     rss_per_stream = (
@@ -249,9 +195,7 @@ async def run_scenario(
     # Write numbers never repeat across scenarios: replayed descriptions from an earlier
     # scenario must not count as receipts.
     first = next(_write_numbers)
-    client_cpu_before = time.process_time()
-    reader = ReceiptReader(clients)
-    reader.start()
+    client_cpu_before = client.cpu_seconds()
     sent: dict[int, float] = {}
     request_ms: list[float] = []
     async with httpx.AsyncClient(
@@ -270,32 +214,22 @@ async def run_scenario(
             await asyncio.sleep(0.2)
 
     deadline = time.perf_counter() + 15
-    while time.perf_counter() < deadline:
-        # Iterates `sent` (this thread's), not `received`, which the reader is filling.
-        if all(sum(i in c.received for i in sent) >= writes for c in clients):
-            break
+    while time.perf_counter() < deadline and await client.count() < clients_total * writes:
         await asyncio.sleep(0.1)
-    reader.stop()
-    latencies = [
-        (arrived - sent[index]) * 1000
-        for client in clients
-        for index, arrived in client.received.items()
-        if index in sent
-    ]
+    # The client's CPU while writes are read, per write: on a small machine it competes with
+    # the servers for the same cores.
+    client_cpu_ms = (client.cpu_seconds() - client_cpu_before) * 1000 / writes
+    receipts, streams_lost = await client.stop()
+    arrivals: dict[int, list[float]] = {index: [] for index in sent}
+    for _stream, index, arrived in receipts:
+        if index in arrivals:
+            arrivals[index].append(arrived)
+    latencies = [(at - sent[index]) * 1000 for index, times in arrivals.items() for at in times]
     missed = clients_total * writes - len(latencies)
     # Per write: its first receipt (the write path up to the commit, plus one stream) and the
     # spread to its last receipt (the fan-out to every stream, plus the client's reading).
-    arrivals: dict[int, list[float]] = {index: [] for index in sent}
-    for client in clients:
-        for index, arrived in client.received.items():
-            if index in arrivals:
-                arrivals[index].append(arrived)
     first_ms = [(min(times) - sent[i]) * 1000 for i, times in arrivals.items() if times]
     spread_ms = [(max(times) - min(times)) * 1000 for times in arrivals.values() if times]
-    # This process reads every stream; on a small machine it competes with the servers for CPU.
-    client_cpu_ms = (time.process_time() - client_cpu_before) * 1000 / writes
-    for client in clients:
-        client.close()
     await asyncio.sleep(0.5)
     return {
         "clients": clients_total,
@@ -314,6 +248,7 @@ async def run_scenario(
         "max_ms": round(max(latencies), 1),
         "mean_ms": round(statistics.fmean(latencies), 1),
         "missed": missed,
+        "streams_lost": streams_lost,
         "streams_per_process": streams_per_process,
         "client_cpu_ms_per_write": round(client_cpu_ms, 1),
         "rss_per_idle_stream_kib": round(rss_per_stream, 1),

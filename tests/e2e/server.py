@@ -138,8 +138,9 @@ class SidekickServer:
             command = [sys.executable, "manage.py", "serve", "--workers", str(self.workers)]
             command += ["--bind", "127.0.0.1", "--port", str(self.port)]
         else:
-            command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
-            command.append("sidekick.asgi:application")
+            # As deployed (docs/deploy.md): a listen backlog for thousands of reconnecting SDKs.
+            endpoint = f"tcp:port={self.port}:interface=127.0.0.1:backlog=4096"
+            command = [sys.executable, "-m", "daphne", "-e", endpoint, "sidekick.asgi:application"]
         self.process = subprocess.Popen(
             command,
             cwd=REPO_ROOT,
