@@ -1,6 +1,5 @@
 """ASGI entry point: Django for HTTP, except `/stream`, which the SSE consumer serves."""
 
-import gc
 import os
 
 from sidekick.handler import get_asgi_application
@@ -13,8 +12,10 @@ from flags.startup import refuse_unsafe_start  # noqa: E402
 refuse_unsafe_start()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from streaming.collector import freeze_loaded  # noqa: E402
 from streaming.hub import HubStartMiddleware  # noqa: E402
 from streaming.routing import stream_urlpatterns  # noqa: E402
 
@@ -27,9 +28,7 @@ application = ProtocolTypeRouter(
     }
 )
 
-# Everything loaded by now (Django, DRF, Twisted, the URL conf and the admin) lives as long as
-# the process. Frozen, it is left out of the cyclic collector's walks: measured under daphne
-# with 1,000 streams, each full collection walked about 110,000 such objects and stalled every
-# stream for 80-135 ms, a few times a minute under writes. Reference counting still frees them.
-gc.collect()
-gc.freeze()
+# Everything loaded by now (Django, DRF, Twisted, the URL conf, the admin) stays for the life of
+# the process: left out of full garbage collections, which otherwise walk it every time.
+if settings.SIDEKICK_GC_FREEZE:
+    freeze_loaded()

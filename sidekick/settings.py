@@ -118,6 +118,10 @@ else:
 SIDEKICK_KEEPALIVE_SECONDS = float(os.environ.get("SIDEKICK_KEEPALIVE_SECONDS", "15"))
 SIDEKICK_CORS_ORIGINS = _env_list("SIDEKICK_CORS_ORIGINS", "*")
 SIDEKICK_RECONCILE_SECONDS = float(os.environ.get("SIDEKICK_RECONCILE_SECONDS", "30"))
+# Streams and what was loaded at start are frozen out of full garbage collections, which then
+# happen every SIDEKICK_GC_THAW_SECONDS at a quiet moment (streaming/collector.py).
+SIDEKICK_GC_FREEZE = _env_bool("SIDEKICK_GC_FREEZE", True)
+SIDEKICK_GC_THAW_SECONDS = float(os.environ.get("SIDEKICK_GC_THAW_SECONDS", "600"))
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -221,6 +221,8 @@ class StreamConsumer(AsyncConsumer):
             if self.subscriber.key_id in hub.revoked_key_ids:  # revoked while it opened
                 hub.unsubscribe(self.subscriber)
                 await self.subscriber.end()
+            else:
+                hub.stream_opened()
         except BaseException:
             # The consumer ends here and will never see its disconnect: unsubscribe now.
             hub.unsubscribe(self.subscriber)

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from streaming import direct_write
+from streaming.collector import CollectorSchedule
 from streaming.flag_store import (
     ChangeEvent,
     FlagDict,
@@ -155,6 +156,9 @@ class UpdateHub:
         self._layer_healthy = True
         # Keys revoked while this process runs: a key verified before is not trusted again.
         self.revoked_key_ids: set[int] = set()
+        # Loop time of the last change fanned out: the collector waits for a quiet moment.
+        self.last_change_at = 0.0
+        self.collector: CollectorSchedule | None = None
 
     # Starting -------------------------------------------------------------------------------
 
@@ -189,9 +193,16 @@ class UpdateHub:
             if self.layer is not None:
                 self._tasks.append(asyncio.ensure_future(self._receive_loop()))
                 self._tasks.append(asyncio.ensure_future(self._probe_loop()))
+            if settings.SIDEKICK_GC_FREEZE:
+                self.collector = CollectorSchedule(
+                    float(settings.SIDEKICK_GC_THAW_SECONDS), lambda: self.last_change_at
+                )
+                self._tasks.append(asyncio.ensure_future(self.collector.run()))
 
     async def stop(self) -> None:
         """Cancels the loops and leaves the group (tests; daphne simply exits)."""
+        if self.collector is not None:
+            self.collector.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -226,6 +237,11 @@ class UpdateHub:
 
     def unsubscribe(self, subscriber: StreamSubscriber) -> None:
         self.subscribers.discard(subscriber)
+
+    def stream_opened(self) -> None:
+        """A stream's snapshot is out: what it holds from now on is long-lived (see collector)."""
+        if self.collector is not None:
+            self.collector.stream_opened()
 
     def revoke_threadsafe(self, key_id: int) -> None:
         """Ends this process's streams opened with key_id (from any thread)."""
@@ -290,8 +306,10 @@ class UpdateHub:
 
     async def _fan_out_loop(self) -> None:
         assert self._outbox is not None
+        loop = asyncio.get_running_loop()
         while True:
             await self._deliver_to_all(Delivery(await self._outbox.get()))
+            self.last_change_at = loop.time()
 
     async def _deliver_to_all(self, delivery: Delivery) -> None:
         # A copy: streams that open or close during the awaits do not disturb the walk.
