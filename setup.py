@@ -1,6 +1,8 @@
-"""Builds the C extensions: evalcore._core (Cython over the C core's sources) and
-streaming._fanout (the stream fan-out's send loop)."""
+"""Builds the C extensions: evalcore._core (Cython over the C core's sources) and, on Linux,
+streaming._fanout (the stream fan-out's send loop; it uses MSG_NOSIGNAL, which other systems
+lack, and where it is not built the server uses its pure-Python twin)."""
 
+import sys
 from glob import glob
 
 from Cython.Build import cythonize
@@ -21,7 +23,7 @@ fanout = Extension(
 
 setup(
     ext_modules=cythonize(
-        [core, fanout],
+        [core, fanout] if sys.platform.startswith("linux") else [core],
         language_level=3,
         compiler_directives={"embedsignature": True},
     )
