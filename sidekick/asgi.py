@@ -15,7 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from streaming.collector import freeze_loaded  # noqa: E402
+from streaming.collector import freeze_new  # noqa: E402
 from streaming.hub import HubStartMiddleware  # noqa: E402
 from streaming.routing import stream_urlpatterns  # noqa: E402
 
@@ -31,4 +31,4 @@ application = ProtocolTypeRouter(
 # Everything loaded by now (Django, DRF, Twisted, the URL conf, the admin) stays for the life of
 # the process: left out of full garbage collections, which otherwise walk it every time.
 if settings.SIDEKICK_GC_FREEZE:
-    freeze_loaded()
+    freeze_new()

@@ -8,9 +8,6 @@ last stream of a thousand waits on all of it. Here the whole walk is one release
 
 from libc.errno cimport EAGAIN, EINTR, errno
 
-IMPLEMENTATION = "c"
-
-
 cdef extern from "<errno.h>" nogil:
     int EWOULDBLOCK
 

@@ -22,14 +22,12 @@ stream's memory for the life of the process.
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import gc
 import logging
-import sys
 import time
 from collections.abc import Callable
-from typing import Any
+
+from streaming.libc import libc
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +39,8 @@ QUIET_SECONDS = 1.0
 THAW_MAX_WAIT_SECONDS = 60.0
 
 
-def _glibc() -> Any:
-    name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
-    library = ctypes.CDLL(name) if name else None
-    return library if library is not None and hasattr(library, "malloc_trim") else None
-
-
-_GLIBC = _glibc()
+# glibc's, where there is one: musl and other systems have no malloc_trim.
+_GLIBC = libc() if hasattr(libc(), "malloc_trim") else None
 
 
 def release_free_memory() -> None:
@@ -61,17 +54,11 @@ def release_free_memory() -> None:
         _GLIBC.malloc_trim(0)
 
 
-def freeze_loaded() -> None:
-    """Freezes everything loaded so far (call once, when the process is ready to serve)."""
-    gc.collect()
-    gc.freeze()
-
-
 def freeze_new() -> int:
     """Collects what is not frozen yet, then freezes what survived; returns what was freed.
 
     Only objects created since the last freeze are walked, so this costs what the automatic
-    collections would have spent on them anyway, once.
+    collections would have spent on them anyway, once. At start-up, that is everything loaded.
     """
     freed = gc.collect()
     gc.freeze()

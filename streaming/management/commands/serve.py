@@ -12,8 +12,6 @@ A worker that dies is started again on the same socket; SIGTERM or SIGINT stops 
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import signal
 import socket
@@ -25,6 +23,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from streaming.libc import libc
 
 ASGI_APPLICATION = "sidekick.asgi:application"
 RESTART_DELAY_SECONDS = 1.0
@@ -51,12 +51,7 @@ def bind_listener(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _libc() -> Any:
-    name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
-    return ctypes.CDLL(name, use_errno=True) if name else None
-
-
-_LIBC = _libc()
+_LIBC = libc()
 
 
 def _die_with_parent() -> None:
