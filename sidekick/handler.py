@@ -4,10 +4,11 @@ Django's own ASGI handler loads the middleware in async mode. Every middleware b
 `MiddlewareMixin` (all of Django's: security, sessions, common, CSRF, auth, messages,
 clickjacking) then calls its sync `process_request` and `process_response` through
 `sync_to_async`, and the sync view takes one more hop: about seventeen handoffs between the event
-loop and a worker thread per request. Measured under daphne on a 2-core machine, that was two
-thirds of a `GET /api/flags/{key}` (12 ms of 4 ms work) and it delays every flag write on its way
-to the streams. Every view here is sync, so the whole chain runs in one hop instead, in the
-request's thread-sensitive context, exactly as it would under WSGI.
+loop and a worker thread per request. Measured under daphne on a 2-core machine, a
+`GET /api/flags/{key}` spent 10.5 ms inside the application against 3.6 ms for the same request
+under WSGI, and every flag write was delayed as much on its way to the streams. Every view here
+is sync, so the whole chain runs in one hop instead, in the request's thread-sensitive context,
+exactly as it would under WSGI.
 """
 
 from __future__ import annotations
