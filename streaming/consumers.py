@@ -78,7 +78,7 @@ class VerifiedKeys:
     Every SDK reconnects at once after a deploy or a network blip; without this each of them is
     a key lookup (and, with CONN_MAX_AGE=0, a new database connection). A key verified less than
     FRESH_SECONDS ago is accepted again without asking the database, unless this process has heard
-    of its revocation (then it is refused at once; an instance that missed the broadcast refuses it
+    of its revocation (then it is refused at once; an instance that missed the relay refuses it
     after at most FRESH_SECONDS). While the database is unreachable, a key verified less than
     STALE_SECONDS ago is still accepted: streams keep serving through the outage.
     """

@@ -35,6 +35,7 @@ class WatermarkPoll:
         self._end_streams_of = end_streams_of
         self._seen = Watermarks(change_id=0, revoked_keys=0)
         self._revoked: set[int] = set()
+        self._failing = False
 
     async def start(self) -> None:
         """Reads where the database stands; call it BEFORE the store loads, so no change is lost."""
@@ -48,7 +49,14 @@ class WatermarkPoll:
             try:
                 await self.poll_once()
             except Exception:
-                logger.warning("database poll failed; retrying", exc_info=True)
+                # Once per outage, not once a second: the database may be down for a while.
+                if not self._failing:
+                    logger.warning("database poll failed; retrying", exc_info=True)
+                self._failing = True
+            else:
+                if self._failing:
+                    logger.info("database poll works again")
+                self._failing = False
 
     async def poll_once(self) -> None:
         now = await sync_to_async(read_watermarks, thread_sensitive=False)()
