@@ -14,6 +14,7 @@
 
 #include "murmur3.h"
 #include "sidekick.h"
+#include "text_matcher.h"
 
 /* A borrowed view of bytes owned by the record that holds it. */
 typedef struct sk_slice {
@@ -35,6 +36,9 @@ typedef struct sk_rule {
   /* After finalising: one slice per value (for Equals and NotEquals with more than a few values,
    * sorted by length, then bytes, so that a lookup is a binary search); `ends` is gone. */
   sk_slice *values;
+  /* After finalising a Contains / StartsWith / EndsWith rule too large for a plain loop over
+   * its values (see flag.c): the trie that answers it; NULL otherwise. */
+  sk_text_matcher *matcher;
 } sk_rule;
 
 struct sk_flag {
