@@ -5,7 +5,7 @@
  *
  * StartsWith walks the trie from the attribute's first byte, EndsWith walks a trie of the
  * reversed values from its last byte; both stop at the first node where a value ends, or where
- * the attribute leaves the trie. Contains runs the trie as an Aho–Corasick automaton: failure
+ * the attribute leaves the trie. Contains runs the trie as an Aho-Corasick automaton: failure
  * links send a state that cannot continue to the longest suffix of what was read that is still a
  * prefix of some value, and every state knows whether a value ends there or at one of its
  * failure-chain suffixes, so the first such state answers. The states nearest the root, where a
