@@ -266,6 +266,7 @@ static int32_t finalise_rule(sk_rule *rule) {
   free(rule->ends);
   rule->ends = NULL;
   rule->values_cap = 0;
+  rule->evaluate_as = rule->matcher != NULL ? SK_RULE_BY_MATCHER : rule->op;
   return SK_OK;
 }
 
@@ -352,13 +353,12 @@ static bool rule_matches(const sk_rule *rule, const sk_attribute *attributes,
   }
   const char *value = found->value != NULL ? found->value : empty_bytes;
   const size_t value_len = found->value_len;
-  if (rule->matcher != NULL) {
-    return sk_text_matcher_matches(rule->matcher, value, value_len);
-  }
   const sk_slice *values = rule->values;
   const size_t count = rule->value_count;
 
-  switch (rule->op) {
+  switch (rule->evaluate_as) {
+  case SK_RULE_BY_MATCHER:
+    return sk_text_matcher_matches(rule->matcher, value, value_len);
   case SK_OP_EQUALS:
     return values_contain(values, count, value, value_len);
   case SK_OP_NOT_EQUALS:

@@ -16,6 +16,9 @@
 #include "sidekick.h"
 #include "text_matcher.h"
 
+/* A finalised rule's evaluate_as when its text matcher answers it (not an sk_operator). */
+#define SK_RULE_BY_MATCHER (SK_OP_ENDS_WITH + 1)
+
 /* A borrowed view of bytes owned by the record that holds it. */
 typedef struct sk_slice {
   const char *ptr;
@@ -26,6 +29,8 @@ typedef struct sk_rule {
   char *attribute;
   size_t attribute_len;
   int32_t op;
+  /* Set when finalising: what evaluation switches on, op itself or SK_RULE_BY_MATCHER. */
+  int32_t evaluate_as;
   /* While building: every value back to back in `bytes`, value i ending at ends[i]. */
   char *bytes;
   size_t bytes_len;
