@@ -6,6 +6,11 @@
  * consecutive numbers in byte order, and a node's failure link always points to a smaller
  * number. A node's children are therefore the range [first_child[u], first_child[u + 1]) and the
  * full rows can cover exactly the first dense_count nodes.
+ *
+ * Contains scans in "codes" rather than node numbers, so that the common step is one load with
+ * no multiplication and no second load: a node with a full row is coded as its row's offset in
+ * rows (node * class_count, below dense_cells), any other node as dense_cells + (node -
+ * dense_count), and a node where a value ends as MATCHED (the scan stops there).
  */
 #include "text_matcher.h"
 
@@ -30,18 +35,22 @@
 /* Children lists up to this long are scanned inline; longer ones go to memchr. */
 #define INLINE_CHILD_SCAN 8u
 
+/* The code of every node where a value ends, or ends at one of its suffixes. */
+#define MATCHED UINT32_MAX
+
 struct sk_text_matcher {
   int32_t op;
   bool matches_all; /* an empty value is a substring, prefix and suffix of every text */
   uint32_t node_count;
   uint32_t class_count; /* Contains: columns of the full rows */
   uint32_t dense_count; /* Contains: nodes 0 .. dense_count - 1 have full rows */
+  uint32_t dense_cells; /* Contains: dense_count * class_count */
   uint8_t byte_class[256];
   uint8_t *label;        /* per node: the byte on the edge from its parent (unused for the root) */
   uint32_t *first_child; /* node_count + 1 entries */
   uint8_t *accepts;      /* per node: a value ends here (Contains: or at a suffix of it) */
   uint32_t *fail;        /* Contains, per node: the longest proper suffix that is a node */
-  uint32_t *rows;        /* Contains: dense_count * class_count next nodes */
+  uint32_t *rows;        /* Contains: dense_cells codes of next nodes */
 };
 
 /* One value as the trie reads it (for EndsWith, reversed). */
@@ -167,6 +176,14 @@ static int32_t lay_out_trie(sk_text_matcher *m, const entry *entries, size_t cou
   return SK_OK;
 }
 
+/* A node's code in a Contains scan (see the top of this file). */
+static uint32_t code_of(const sk_text_matcher *m, uint32_t node) {
+  if (m->accepts[node]) {
+    return MATCHED;
+  }
+  return node < m->dense_count ? node * m->class_count : m->dense_cells + (node - m->dense_count);
+}
+
 /* Contains: failure links, acceptance inherited along them, byte classes and the full rows. */
 static int32_t add_automaton(sk_text_matcher *m, size_t total_len) {
   const uint32_t n = m->node_count;
@@ -216,6 +233,7 @@ static int32_t add_automaton(sk_text_matcher *m, size_t total_len) {
   size_t dense = budget / classes;
   dense = dense < 1 ? 1 : dense > n ? n : dense;
   m->dense_count = (uint32_t)dense;
+  m->dense_cells = (uint32_t)(dense * classes);
   m->rows = malloc(dense * classes * sizeof *m->rows);
   if (m->rows == NULL) {
     return SK_ERR_NOMEM;
@@ -224,12 +242,14 @@ static int32_t add_automaton(sk_text_matcher *m, size_t total_len) {
     uint32_t *row = m->rows + (size_t)s * classes;
     for (uint32_t k = 0; k < classes; k++) {
       if (k == 0 && !every_byte_used) {
-        row[k] = 0;
+        row[k] = 0; /* the root's code */
         continue;
       }
       const uint32_t target = child_of(m, s, representative[k]);
       /* The failure link is a smaller node, so its row is already complete. */
-      row[k] = target != 0 ? target : s == 0 ? 0 : m->rows[(size_t)m->fail[s] * classes + k];
+      row[k] = target != 0 ? code_of(m, target)
+               : s == 0    ? 0
+                           : m->rows[(size_t)m->fail[s] * classes + k];
     }
   }
   return SK_OK;
@@ -239,8 +259,10 @@ int32_t sk_text_matcher_build(int32_t op, const char *bytes, const size_t *ends,
                               sk_text_matcher **out) {
   *out = NULL;
   const size_t total_len = count > 0 ? ends[count - 1] : 0;
-  /* Node numbers are 32-bit and the rows' size is computed in size_t. */
-  if (total_len >= UINT32_MAX - 1 || total_len > (SIZE_MAX - DENSE_BASE_CELLS) / 16) {
+  /* Node numbers and Contains codes (at most the rows' cells plus the nodes) are 32-bit, and
+   * the rows' size in bytes must fit a size_t. */
+  if (total_len > (UINT32_MAX - DENSE_BASE_CELLS) / (DENSE_CELLS_PER_BYTE + 2) ||
+      total_len > (SIZE_MAX - DENSE_BASE_CELLS) / 16) {
     return SK_ERR_NOMEM;
   }
   sk_text_matcher *m = calloc(1, sizeof *m);
@@ -299,29 +321,31 @@ int32_t sk_text_matcher_build(int32_t op, const char *bytes, const size_t *ends,
 }
 
 static bool contains_any(const sk_text_matcher *m, const unsigned char *text, size_t text_len) {
-  const uint32_t classes = m->class_count;
-  const uint32_t dense = m->dense_count;
-  uint32_t s = 0;
+  const uint32_t *rows = m->rows;
+  const uint32_t dense_cells = m->dense_cells;
+  uint32_t code = 0; /* the root */
   for (size_t i = 0; i < text_len; i++) {
-    const unsigned char c = text[i];
-    const uint32_t k = m->byte_class[c];
-    if (s < dense) {
-      s = m->rows[(size_t)s * classes + k];
-    } else {
-      for (;;) {
-        const uint32_t t = child_of(m, s, c);
-        if (t != 0) {
-          s = t;
-          break;
-        }
-        s = m->fail[s];
-        if (s < dense) {
-          s = m->rows[(size_t)s * classes + k];
-          break;
-        }
+    const uint32_t k = m->byte_class[text[i]];
+    if (code < dense_cells) {
+      code = rows[code + k];
+      if (code == MATCHED) {
+        return true;
       }
+      continue;
     }
-    if (m->accepts[s]) {
+    /* A node without a full row: follow failure links until a child fits or a node with a
+     * full row takes over. */
+    uint32_t node = code - dense_cells + m->dense_count;
+    uint32_t next = child_of(m, node, text[i]);
+    while (next == 0) {
+      node = m->fail[node];
+      if (node < m->dense_count) {
+        break;
+      }
+      next = child_of(m, node, text[i]);
+    }
+    code = next != 0 ? code_of(m, next) : rows[(size_t)node * m->class_count + k];
+    if (code == MATCHED) {
       return true;
     }
   }
