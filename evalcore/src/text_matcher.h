@@ -12,9 +12,10 @@
  * scan spends most of its time, get full transition rows over byte classes (the bytes no value
  * uses share one class), so a byte costs one table load there.
  *
- * Memory: about 10 bytes per trie node (at most one per value byte) plus at most 8 bytes per
- * value byte and 16 KiB for the full rows (Contains only), plus a fixed 300 bytes; building
- * needs a further 12 bytes per value and, for EndsWith, a reversed copy of the values.
+ * Memory, n being the values' total bytes: at most n + 1 trie nodes of 10 bytes each (6 for
+ * StartsWith and EndsWith), plus for Contains at most 16 KiB + 8n of full rows, plus a fixed
+ * 300 bytes. Building needs for a moment about 28 bytes per value, 4 per node and, for
+ * EndsWith, a reversed copy of the values.
  *
  * Private to the core.
  */
