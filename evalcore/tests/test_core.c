@@ -3,6 +3,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "harness.h"
 #include "sidekick.h"
@@ -793,6 +794,52 @@ static void test_text_rules_agree_with_reference(void) {
   }
 }
 
+/* CPU time in seconds, or -1 where the platform has no process clock (WASI). */
+static double cpu_seconds(void) {
+#ifdef __wasi__
+  return -1;
+#else
+  const clock_t now = clock();
+  return now == (clock_t)-1 ? -1 : (double)now / CLOCKS_PER_SEC;
+#endif
+}
+
+/* The defect this guards against: with each value searched for separately, a rule of 10,000
+ * Contains values cost (values x attribute length), seconds of CPU for an 80 KB attribute.
+ * Here every value is "a" x (1..64), "b", digits, and the attribute is 80 KB of "a": every
+ * position starts a long partial match of every value, the worst case for the old loop (about
+ * 6 s of CPU at -O2) and for an automaton's failure links. The automaton takes milliseconds;
+ * the bound leaves a margin of more than 100x for slow or loaded machines and sanitizers, and
+ * CPU time (clock) does not count other processes' work. On WASI, which has no process clock,
+ * only the answers are checked. */
+static void test_many_contains_values_cost_linear_time(void) {
+  enum { TEXT = 80 * 1000 };
+  static char text[TEXT];
+  memset(text, 'a', TEXT);
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  sk_flag *flag = new_flag("worst", true, 0, 1);
+  CHECK_EQ(sk_flag_add_rule(flag, S("ua"), SK_OP_CONTAINS), SK_OK);
+  char value[96];
+  size_t n = 0;
+  for (int i = 0; i < SK_MAX_VALUES_PER_RULE; i++) {
+    n = 1 + (size_t)(i % 64);
+    memset(value, 'a', n);
+    n += (size_t)snprintf(value + n, sizeof value - n, "b%d", i);
+    CHECK_EQ(sk_flag_add_value(flag, value, n), SK_OK);
+  }
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+  const sk_attribute a = {"ua", 2, text, TEXT};
+  const double start = cpu_seconds();
+  CHECK_EQ(sk_store_is_enabled(store, S("worst"), S("u"), &a, 1), 0);
+  const double end = cpu_seconds();
+  if (start >= 0 && end >= 0) {
+    CHECK(end - start < 0.5);
+  }
+  memcpy(text + TEXT - n, value, n); /* the last value, at the very end */
+  CHECK_EQ(sk_store_is_enabled(store, S("worst"), S("u"), &a, 1), 1);
+  sk_store_free(store);
+}
+
 static void test_evaluate_argument_errors(void) {
   sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
   CHECK_EQ(sk_store_upsert(store, new_flag("on", true, -1, 1)), SK_OK);
@@ -1101,6 +1148,7 @@ int main(void) {
   RUN(test_long_contains_value);
   RUN(test_text_rules_with_10000_values);
   RUN(test_text_rules_agree_with_reference);
+  RUN(test_many_contains_values_cost_linear_time);
   RUN(test_evaluate_argument_errors);
   RUN(test_store_new_free_and_null_handles);
   RUN(test_upsert_is_version_aware);
