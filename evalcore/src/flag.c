@@ -22,6 +22,14 @@
 #define SIMPLE_LOOP_MAX_VALUES    8
 #define SIMPLE_CONTAINS_MAX_BYTES 32
 
+#if defined(__GNUC__) || defined(__clang__)
+#define SK_ALWAYS_INLINE inline __attribute__((always_inline))
+#define SK_NOINLINE      __attribute__((noinline))
+#else
+#define SK_ALWAYS_INLINE inline
+#define SK_NOINLINE
+#endif
+
 /* Points an empty view somewhere valid so that memcmp/memchr never see NULL. */
 static const char empty_bytes[1] = {0};
 
@@ -468,10 +476,6 @@ static bool is_numeric_operator(int32_t op) {
   return op >= SK_OP_GT && op <= SK_OP_LTE;
 }
 
-static bool is_semver_operator(int32_t op) {
-  return op >= SK_OP_SEMVER_EQ && op <= SK_OP_SEMVER_LT;
-}
-
 static int32_t finalise_condition(sk_condition *rule) {
   if (needs_matcher(rule)) {
     const int32_t status =
@@ -609,6 +613,13 @@ static bool bytes_contain(const char *haystack, size_t haystack_len, const char 
   return false;
 }
 
+/* The attributes handed to one evaluation: version 1 text ones or version 2 typed ones. */
+typedef struct sk_attributes {
+  const sk_attribute *text;        /* version 1, or NULL */
+  const sk_typed_attribute *typed; /* version 2, or NULL */
+  size_t count;
+} sk_attributes;
+
 /* An attribute found for a condition: its kind and whatever of its value the kind has. */
 typedef struct value_view {
   int32_t kind; /* an sk_value_kind */
@@ -645,24 +656,10 @@ static void write_integer(value_view *view) {
   view->has_text = true;
 }
 
-/* Fills *view from the first attribute named name; false when there is none. */
-static inline bool find_value(const sk_attributes *attributes, const char *name, size_t name_len,
-                              value_view *view) {
-  if (attributes->typed == NULL) {
-    const sk_attribute *text = attributes->text;
-    for (size_t i = 0; i < attributes->count; i++) {
-      if (text[i].name_len == name_len && sk_bytes_equal(text[i].name, name, name_len)) {
-        view->kind = SK_VALUE_TEXT;
-        view->text = text[i].value != NULL ? text[i].value : empty_bytes;
-        view->text_len = text[i].value_len;
-        view->has_text = true;
-        return true;
-      }
-    }
-    return false;
-  }
-  const sk_typed_attribute *typed = attributes->typed;
-  for (size_t i = 0; i < attributes->count; i++) {
+/* Fills *view from the first typed attribute named name; false when there is none. */
+static bool find_typed_value(const sk_typed_attribute *typed, size_t count, const char *name,
+                             size_t name_len, value_view *view) {
+  for (size_t i = 0; i < count; i++) {
     if (typed[i].name_len != name_len || !sk_bytes_equal(typed[i].name, name, name_len)) {
       continue;
     }
@@ -685,10 +682,9 @@ static inline bool find_value(const sk_attributes *attributes, const char *name,
         view->text = found->text;
         view->text_len = found->text_len;
         view->has_text = true;
-      } else if (found->number == found->number && found->number > -EXACT_INTEGER_LIMIT &&
-                 found->number < EXACT_INTEGER_LIMIT &&
+      } else if (found->number > -EXACT_INTEGER_LIMIT && found->number < EXACT_INTEGER_LIMIT &&
                  (double)(int64_t)found->number == found->number) {
-        write_integer(view);
+        write_integer(view); /* NaN fails the range checks */
       }
       break;
     case SK_VALUE_BOOL:
@@ -711,7 +707,19 @@ static inline bool find_value(const sk_attributes *attributes, const char *name,
   return false;
 }
 
-static bool text_operator_holds(const sk_condition *rule, const char *value, size_t value_len) {
+/* The first version 1 text attribute named name, or NULL. */
+static SK_ALWAYS_INLINE const sk_attribute *
+find_text_attribute(const sk_attribute *text, size_t count, const char *name, size_t name_len) {
+  for (size_t i = 0; i < count; i++) {
+    if (text[i].name_len == name_len && sk_bytes_equal(text[i].name, name, name_len)) {
+      return &text[i];
+    }
+  }
+  return NULL;
+}
+
+static SK_ALWAYS_INLINE bool text_operator_holds(const sk_condition *rule, const char *value,
+                                                 size_t value_len) {
   const sk_slice *values = rule->values;
   const size_t count = rule->value_count;
   switch (rule->evaluate_as) {
@@ -799,40 +807,87 @@ static bool semver_operator_holds(const sk_condition *rule, const value_view *vi
   return false;
 }
 
-/* Whether a finalised condition holds for the attributes (the first with its name counts). */
-static bool condition_holds(const sk_condition *rule, const sk_attributes *attributes) {
-  value_view view;
-  if (!find_value(attributes, rule->attribute, rule->attribute_len, &view)) {
-    return false; /* a missing attribute is false, negated or not */
-  }
+/* The numeric and SemVer operators over a value: out of the text operators' inlined path. */
+static SK_NOINLINE bool compare_operator_holds(const sk_condition *rule, const value_view *view) {
+  return is_numeric_operator(rule->op) ? numeric_operator_holds(rule, view)
+                                       : semver_operator_holds(rule, view);
+}
+
+static SK_ALWAYS_INLINE bool is_text_operator(const sk_condition *rule) {
+  return rule->evaluate_as <= SK_OP_ENDS_WITH || rule->evaluate_as == SK_RULE_BY_MATCHER;
+}
+
+/* Whether a finalised condition holds for the attributes (the first with its name counts).
+ * `typed` is a constant at each call site, so version 1 and version 2 entry points each get a
+ * copy without the other's branches. */
+static SK_ALWAYS_INLINE bool condition_holds(const sk_condition *rule,
+                                             const sk_attributes *attributes, bool typed) {
   bool holds;
-  if (is_numeric_operator(rule->op)) {
-    holds = numeric_operator_holds(rule, &view);
-  } else if (is_semver_operator(rule->op)) {
-    holds = semver_operator_holds(rule, &view);
-  } else {
+  if (!typed) {
+    const sk_attribute *found = find_text_attribute(attributes->text, attributes->count,
+                                                    rule->attribute, rule->attribute_len);
+    if (found == NULL) {
+      return false; /* a missing attribute is false, negated or not */
+    }
+    const char *value = found->value != NULL ? found->value : empty_bytes;
+    if (is_text_operator(rule)) {
+      holds = text_operator_holds(rule, value, found->value_len);
+    } else {
+      value_view view;
+      view.kind = SK_VALUE_TEXT;
+      view.text = value;
+      view.text_len = found->value_len;
+      view.has_text = true;
+      view.number = 0.0;
+      holds = compare_operator_holds(rule, &view);
+    }
+    return holds != rule->negate;
+  }
+  value_view view;
+  if (!find_typed_value(attributes->typed, attributes->count, rule->attribute, rule->attribute_len,
+                        &view)) {
+    return false;
+  }
+  if (is_text_operator(rule)) {
     holds = view.has_text && text_operator_holds(rule, view.text, view.text_len);
+  } else {
+    holds = compare_operator_holds(rule, &view);
   }
   return holds != rule->negate;
 }
 
-static inline bool rule_holds(const sk_rule *rule, const sk_attributes *attributes) {
+static SK_ALWAYS_INLINE bool rule_holds(const sk_rule *rule, const sk_attributes *attributes,
+                                        bool typed) {
   for (size_t i = 0; i < rule->condition_count; i++) {
-    if (!condition_holds(&rule->conditions[i], attributes)) {
+    if (!condition_holds(&rule->conditions[i], attributes, typed)) {
       return false;
     }
   }
   return true;
 }
 
-/* The bytes hashed for this user: the bucket_by attribute's text when it has one. */
+/* The bytes hashed for this user: the bucket_by attribute's text when it has one. view holds
+ * the text of a number, so it must outlive the use of *out. */
 static void bucket_input(const sk_flag *flag, const char *user_key, size_t user_key_len,
                          const sk_attributes *attributes, value_view *view, const char **out,
                          size_t *out_len) {
   *out = user_key;
   *out_len = user_key_len;
-  if (flag->bucket_by != NULL &&
-      find_value(attributes, flag->bucket_by, flag->bucket_by_len, view) && view->has_text) {
+  if (flag->bucket_by == NULL) {
+    return;
+  }
+  if (attributes->typed == NULL) {
+    const sk_attribute *found = find_text_attribute(attributes->text, attributes->count,
+                                                    flag->bucket_by, flag->bucket_by_len);
+    if (found != NULL) {
+      *out = found->value != NULL ? found->value : empty_bytes;
+      *out_len = found->value_len;
+    }
+    return;
+  }
+  if (find_typed_value(attributes->typed, attributes->count, flag->bucket_by, flag->bucket_by_len,
+                       view) &&
+      view->has_text) {
     *out = view->text;
     *out_len = view->text_len;
   }
@@ -859,8 +914,9 @@ static void apply_serve(const sk_flag *flag, const sk_serve *serve, const char *
   out->variant = serve->split_variants[i];
 }
 
-void sk_record_evaluate(const sk_flag *flag, const char *user_key, size_t user_key_len,
-                        const sk_attributes *attributes, sk_typed_evaluation *out) {
+static SK_ALWAYS_INLINE void record_evaluate(const sk_flag *flag, const char *user_key,
+                                             size_t user_key_len, const sk_attributes *attributes,
+                                             sk_typed_evaluation *out, bool typed) {
   out->version = flag->version;
   out->rule_index = -1;
   out->bucket = -1;
@@ -873,7 +929,7 @@ void sk_record_evaluate(const sk_flag *flag, const char *user_key, size_t user_k
     return;
   }
   for (size_t i = 0; i < flag->rule_count; i++) {
-    if (rule_holds(&flag->rules[i], attributes)) {
+    if (rule_holds(&flag->rules[i], attributes, typed)) {
       out->reason = SK_REASON_RULE_MATCH;
       out->rule_index = (int32_t)i;
       apply_serve(flag, &flag->rules[i].serve, user_key, user_key_len, attributes, out);
@@ -897,29 +953,35 @@ void sk_record_evaluate(const sk_flag *flag, const char *user_key, size_t user_k
     out->enabled = 0;
     return;
   }
+  const char *b = user_key;
+  size_t b_len = user_key_len;
   value_view view;
-  const char *b;
-  size_t b_len;
-  bucket_input(flag, user_key, user_key_len, attributes, &view, &b, &b_len);
+  if (flag->bucket_by != NULL) {
+    bucket_input(flag, user_key, user_key_len, attributes, &view, &b, &b_len);
+  }
   const uint32_t bucket = sk_murmur3_finish(&flag->rollout_seed, b, b_len) % 100u;
   out->bucket = (int32_t)bucket;
   out->enabled = bucket < (uint32_t)flag->rollout;
   out->variant = out->enabled ? SK_VARIANT_ON : SK_VARIANT_OFF;
 }
 
-/* Validates by-handle arguments and evaluates; *out is FLAG_NOT_FOUND on any error. */
-static int32_t evaluate_handle(const sk_flag *flag, const char *user_key, size_t user_key_len,
-                               const sk_attributes *attributes, bool arguments_valid,
-                               sk_typed_evaluation *out) {
-  sk_evaluation_not_found(out);
-  if (flag == NULL) {
-    return SK_OK;
-  }
-  if (!flag->finalised || flag->tombstone || !arguments_valid) {
-    return SK_ERR_INVALID_ARGUMENT;
-  }
-  sk_record_evaluate(flag, user_key, user_key_len, attributes, out);
-  return SK_OK;
+void sk_record_evaluate_text(const sk_flag *flag, const char *user_key, size_t user_key_len,
+                             const sk_attribute *attributes, size_t attribute_count,
+                             sk_typed_evaluation *out) {
+  const sk_attributes set = {attributes, NULL, attribute_count};
+  record_evaluate(flag, user_key, user_key_len, &set, out, false);
+}
+
+void sk_record_evaluate_typed(const sk_flag *flag, const char *user_key, size_t user_key_len,
+                              const sk_typed_attribute *attributes, size_t attribute_count,
+                              sk_typed_evaluation *out) {
+  const sk_attributes set = {NULL, attributes, attribute_count};
+  record_evaluate(flag, user_key, user_key_len, &set, out, true);
+}
+
+/* Whether a by-handle evaluation may run: the handle is a live record from a store. */
+static inline bool handle_is_evaluable(const sk_flag *flag) {
+  return flag->finalised && !flag->tombstone;
 }
 
 int32_t sk_flag_evaluate(const sk_flag *flag, const char *user_key, size_t user_key_len,
@@ -928,11 +990,17 @@ int32_t sk_flag_evaluate(const sk_flag *flag, const char *user_key, size_t user_
   if (out == NULL) {
     return SK_ERR_INVALID_ARGUMENT;
   }
-  const sk_attributes set = {attributes, NULL, attribute_count};
   sk_typed_evaluation result;
-  const int32_t status = evaluate_handle(
-      flag, user_key, user_key_len, &set,
-      sk_evaluation_arguments_valid(user_key, user_key_len, attributes, attribute_count), &result);
+  sk_evaluation_not_found(&result);
+  int32_t status = SK_OK;
+  if (flag != NULL) {
+    if (!handle_is_evaluable(flag) ||
+        !sk_evaluation_arguments_valid(user_key, user_key_len, attributes, attribute_count)) {
+      status = SK_ERR_INVALID_ARGUMENT;
+    } else {
+      sk_record_evaluate_text(flag, user_key, user_key_len, attributes, attribute_count, &result);
+    }
+  }
   sk_evaluation_to_v1(&result, out);
   return status;
 }
@@ -943,10 +1011,16 @@ int32_t sk_flag_evaluate_typed(const sk_flag *flag, const char *user_key, size_t
   if (out == NULL) {
     return SK_ERR_INVALID_ARGUMENT;
   }
-  const sk_attributes set = {NULL, attributes, attribute_count};
-  return evaluate_handle(
-      flag, user_key, user_key_len, &set,
-      sk_typed_arguments_valid(user_key, user_key_len, attributes, attribute_count), out);
+  sk_evaluation_not_found(out);
+  if (flag == NULL) {
+    return SK_OK;
+  }
+  if (!handle_is_evaluable(flag) ||
+      !sk_typed_arguments_valid(user_key, user_key_len, attributes, attribute_count)) {
+    return SK_ERR_INVALID_ARGUMENT;
+  }
+  sk_record_evaluate_typed(flag, user_key, user_key_len, attributes, attribute_count, out);
+  return SK_OK;
 }
 
 int32_t sk_flag_is_enabled(const sk_flag *flag, const char *user_key, size_t user_key_len,

@@ -92,13 +92,6 @@ struct sk_flag {
 /* The split hash's seed (Unleash's variant hash). */
 #define SK_SPLIT_SEED 86028157u
 
-/* The attributes handed to one evaluation: version 1 text ones or version 2 typed ones. */
-typedef struct sk_attributes {
-  const sk_attribute *text;        /* version 1, or NULL */
-  const sk_typed_attribute *typed; /* version 2, or NULL */
-  size_t count;
-} sk_attributes;
-
 /* Whether key_len bytes at key form a valid flag key. */
 bool sk_key_is_valid(const char *key, size_t key_len);
 
@@ -194,9 +187,15 @@ static inline void sk_evaluation_to_v1(const sk_typed_evaluation *in, sk_evaluat
   out->enabled = in->enabled;
 }
 
-/* Evaluates a finalised, live (not tombstone) flag for a user and fills every field of *out.
- * Arguments are already validated. Allocates nothing. */
-void sk_record_evaluate(const sk_flag *flag, const char *user_key, size_t user_key_len,
-                        const sk_attributes *attributes, sk_typed_evaluation *out);
+/* Evaluates a finalised, live (not tombstone) flag for a user with version 1 text attributes
+ * and fills every field of *out. Arguments are already validated. Allocates nothing. */
+void sk_record_evaluate_text(const sk_flag *flag, const char *user_key, size_t user_key_len,
+                             const sk_attribute *attributes, size_t attribute_count,
+                             sk_typed_evaluation *out);
+
+/* The same with typed attributes. */
+void sk_record_evaluate_typed(const sk_flag *flag, const char *user_key, size_t user_key_len,
+                              const sk_typed_attribute *attributes, size_t attribute_count,
+                              sk_typed_evaluation *out);
 
 #endif /* SK_FLAG_H */

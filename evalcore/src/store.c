@@ -364,16 +364,23 @@ static bool arguments_are_valid(const sk_store *store, const char *flag_key, siz
          sk_evaluation_arguments_valid(user_key, user_key_len, attributes, attribute_count);
 }
 
-/* The evaluation itself; the caller holds the read lock and has validated the arguments. */
+/* The stored live record under key, or NULL; the caller holds the read lock. */
+static inline const sk_flag *find_live(const sk_store *store, const char *key, size_t key_len) {
+  const sk_flag *flag = find(store, key, key_len);
+  return flag != NULL && !flag->tombstone ? flag : NULL;
+}
+
+/* Version 1 evaluation; the caller holds the read lock and has validated the arguments. */
 static inline void evaluate_locked(const sk_store *store, const char *flag_key, size_t flag_key_len,
                                    const char *user_key, size_t user_key_len,
-                                   const sk_attributes *attributes, sk_typed_evaluation *out) {
-  const sk_flag *flag = find(store, flag_key, flag_key_len);
-  if (flag == NULL || flag->tombstone) {
+                                   const sk_attribute *attributes, size_t attribute_count,
+                                   sk_typed_evaluation *out) {
+  const sk_flag *flag = find_live(store, flag_key, flag_key_len);
+  if (flag == NULL) {
     sk_evaluation_not_found(out);
     return;
   }
-  sk_record_evaluate(flag, user_key, user_key_len, attributes, out);
+  sk_record_evaluate_text(flag, user_key, user_key_len, attributes, attribute_count, out);
 }
 
 int32_t sk_store_evaluate(const sk_store *store, const char *flag_key, size_t flag_key_len,
@@ -389,9 +396,9 @@ int32_t sk_store_evaluate(const sk_store *store, const char *flag_key, size_t fl
     sk_evaluation_to_v1(&result, out);
     return SK_ERR_INVALID_ARGUMENT;
   }
-  const sk_attributes set = {attributes, NULL, attribute_count};
   read_lock(store);
-  evaluate_locked(store, flag_key, flag_key_len, user_key, user_key_len, &set, &result);
+  evaluate_locked(store, flag_key, flag_key_len, user_key, user_key_len, attributes,
+                  attribute_count, &result);
   read_unlock(store);
   sk_evaluation_to_v1(&result, out);
   return SK_OK;
@@ -409,9 +416,13 @@ int32_t sk_store_evaluate_typed(const sk_store *store, const char *flag_key, siz
     sk_evaluation_not_found(out);
     return SK_ERR_INVALID_ARGUMENT;
   }
-  const sk_attributes set = {NULL, attributes, attribute_count};
   read_lock(store);
-  evaluate_locked(store, flag_key, flag_key_len, user_key, user_key_len, &set, out);
+  const sk_flag *flag = find_live(store, flag_key, flag_key_len);
+  if (flag == NULL) {
+    sk_evaluation_not_found(out);
+  } else {
+    sk_record_evaluate_typed(flag, user_key, user_key_len, attributes, attribute_count, out);
+  }
   read_unlock(store);
   return SK_OK;
 }
@@ -423,10 +434,10 @@ int32_t sk_store_is_enabled(const sk_store *store, const char *flag_key, size_t 
                            attribute_count)) {
     return 0;
   }
-  const sk_attributes set = {attributes, NULL, attribute_count};
   sk_typed_evaluation result;
   read_lock(store);
-  evaluate_locked(store, flag_key, flag_key_len, user_key, user_key_len, &set, &result);
+  evaluate_locked(store, flag_key, flag_key_len, user_key, user_key_len, attributes,
+                  attribute_count, &result);
   read_unlock(store);
   return result.enabled;
 }
