@@ -432,6 +432,7 @@ void sk_flag_free(sk_flag *flag) {
     serve_release(&rule->serve);
   }
   serve_release(&flag->fallthrough);
+  free(flag->simple_rules);
   free(flag->rules);
   free(flag->bucket_by);
   free(flag->key);
@@ -537,6 +538,22 @@ static bool flag_is_complete(const sk_flag *flag) {
          (flag->fallthrough.variant >= 0 || flag->fallthrough.split_count > 0);
 }
 
+/* Whether the flag has rules and is shaped as a version 1 flag (see sk_flag.simple_rules). */
+static bool flag_is_simple(const sk_flag *flag) {
+  if (flag->type != SK_TYPE_BOOLEAN || flag->bucket_by != NULL || flag->rule_count == 0) {
+    return false;
+  }
+  for (size_t i = 0; i < flag->rule_count; i++) {
+    const sk_rule *rule = &flag->rules[i];
+    if (rule->condition_count != 1 || rule->conditions[0].negate ||
+        rule->conditions[0].op > SK_OP_ENDS_WITH || rule->serve.split_count != 0 ||
+        rule->serve.variant != SK_VARIANT_ON) {
+      return false;
+    }
+  }
+  return true;
+}
+
 int32_t sk_flag_finalise(sk_flag *flag) {
   if (flag->finalised) {
     return SK_OK; /* its building buffers are gone; finalising twice must not touch them */
@@ -551,6 +568,15 @@ int32_t sk_flag_finalise(sk_flag *flag) {
       if (status != SK_OK) {
         return status;
       }
+    }
+  }
+  if (flag_is_simple(flag)) {
+    flag->simple_rules = malloc(flag->rule_count * sizeof *flag->simple_rules);
+    if (flag->simple_rules == NULL) {
+      return SK_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < flag->rule_count; i++) {
+      flag->simple_rules[i] = flag->rules[i].conditions[0];
     }
   }
   sk_murmur3_init(&flag->rollout_seed, 0);
@@ -928,13 +954,30 @@ static SK_ALWAYS_INLINE void record_evaluate(const sk_flag *flag, const char *us
     out->enabled = 0;
     return;
   }
-  for (size_t i = 0; i < flag->rule_count; i++) {
-    if (rule_holds(&flag->rules[i], attributes, typed)) {
-      out->reason = SK_REASON_RULE_MATCH;
-      out->rule_index = (int32_t)i;
-      apply_serve(flag, &flag->rules[i].serve, user_key, user_key_len, attributes, out);
-      out->enabled = boolean && out->variant == SK_VARIANT_ON;
-      return;
+  if (!typed && flag->simple_rules != NULL) {
+    for (size_t i = 0; i < flag->rule_count; i++) {
+      const sk_condition *condition = &flag->simple_rules[i];
+      const sk_attribute *found = find_text_attribute(
+          attributes->text, attributes->count, condition->attribute, condition->attribute_len);
+      if (found != NULL &&
+          text_operator_holds(condition, found->value != NULL ? found->value : empty_bytes,
+                              found->value_len)) {
+        out->reason = SK_REASON_RULE_MATCH;
+        out->rule_index = (int32_t)i;
+        out->variant = SK_VARIANT_ON;
+        out->enabled = 1;
+        return;
+      }
+    }
+  } else {
+    for (size_t i = 0; i < flag->rule_count; i++) {
+      if (rule_holds(&flag->rules[i], attributes, typed)) {
+        out->reason = SK_REASON_RULE_MATCH;
+        out->rule_index = (int32_t)i;
+        apply_serve(flag, &flag->rules[i].serve, user_key, user_key_len, attributes, out);
+        out->enabled = boolean && out->variant == SK_VARIANT_ON;
+        return;
+      }
     }
   }
   out->reason = SK_REASON_ROLLOUT;
@@ -970,6 +1013,15 @@ void sk_record_evaluate_text(const sk_flag *flag, const char *user_key, size_t u
                              sk_typed_evaluation *out) {
   const sk_attributes set = {attributes, NULL, attribute_count};
   record_evaluate(flag, user_key, user_key_len, &set, out, false);
+}
+
+int32_t sk_record_is_enabled_text(const sk_flag *flag, const char *user_key, size_t user_key_len,
+                                  const sk_attribute *attributes, size_t attribute_count) {
+  /* The same inlined evaluation: the compiler drops the fields nobody reads. */
+  const sk_attributes set = {attributes, NULL, attribute_count};
+  sk_typed_evaluation result;
+  record_evaluate(flag, user_key, user_key_len, &set, &result, false);
+  return result.enabled;
 }
 
 void sk_record_evaluate_typed(const sk_flag *flag, const char *user_key, size_t user_key_len,
@@ -1025,10 +1077,9 @@ int32_t sk_flag_evaluate_typed(const sk_flag *flag, const char *user_key, size_t
 
 int32_t sk_flag_is_enabled(const sk_flag *flag, const char *user_key, size_t user_key_len,
                            const sk_attribute *attributes, size_t attribute_count) {
-  sk_evaluation result;
-  if (sk_flag_evaluate(flag, user_key, user_key_len, attributes, attribute_count, &result) !=
-      SK_OK) {
+  if (flag == NULL || !handle_is_evaluable(flag) ||
+      !sk_evaluation_arguments_valid(user_key, user_key_len, attributes, attribute_count)) {
     return 0;
   }
-  return result.enabled;
+  return sk_record_is_enabled_text(flag, user_key, user_key_len, attributes, attribute_count);
 }

@@ -84,6 +84,11 @@ struct sk_flag {
   char *bucket_by;      /* NULL when the user key is always hashed */
   size_t bucket_by_len;
   /* Set when finalised. */
+  /* For a version 1 shaped flag (boolean; every rule one text condition without negate,
+   * serving on; no bucket_by): each rule's condition by value, back to back, so that version 1
+   * evaluation walks one array as it always did. Shares the conditions' buffers; NULL for other
+   * flags and for flags without rules. */
+  sk_condition *simple_rules;
   uint32_t key_hash;             /* the store's table hash of key */
   sk_murmur3_state rollout_seed; /* murmur3 state after hashing key ":" with seed 0 */
   sk_murmur3_state split_seed;   /* the same with the split seed */
@@ -192,6 +197,10 @@ static inline void sk_evaluation_to_v1(const sk_typed_evaluation *in, sk_evaluat
 void sk_record_evaluate_text(const sk_flag *flag, const char *user_key, size_t user_key_len,
                              const sk_attribute *attributes, size_t attribute_count,
                              sk_typed_evaluation *out);
+
+/* The enabled field alone of sk_record_evaluate_text. */
+int32_t sk_record_is_enabled_text(const sk_flag *flag, const char *user_key, size_t user_key_len,
+                                  const sk_attribute *attributes, size_t attribute_count);
 
 /* The same with typed attributes. */
 void sk_record_evaluate_typed(const sk_flag *flag, const char *user_key, size_t user_key_len,

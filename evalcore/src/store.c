@@ -434,12 +434,13 @@ int32_t sk_store_is_enabled(const sk_store *store, const char *flag_key, size_t 
                            attribute_count)) {
     return 0;
   }
-  sk_typed_evaluation result;
   read_lock(store);
-  evaluate_locked(store, flag_key, flag_key_len, user_key, user_key_len, attributes,
-                  attribute_count, &result);
+  const sk_flag *flag = find_live(store, flag_key, flag_key_len);
+  const int32_t enabled = flag != NULL ? sk_record_is_enabled_text(flag, user_key, user_key_len,
+                                                                   attributes, attribute_count)
+                                       : 0;
   read_unlock(store);
-  return result.enabled;
+  return enabled;
 }
 
 const sk_flag *sk_store_find(const sk_store *store, const char *key, size_t key_len) {
