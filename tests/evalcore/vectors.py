@@ -64,6 +64,12 @@ def replay(core: ModuleType, case: dict[str, Any]) -> None:
             assert got.variant == expected["variant"], f"{case['name']}: {arguments}"
             assert same_json(got.value, expected["value"]), f"{case['name']}: {arguments}"
         assert store.is_enabled(*arguments) is expected["enabled"], f"{case['name']}: {arguments}"
+    for getter in case.get("getters", []):
+        method = getattr(store, f"get_{getter['getter']}")
+        got_value = method(
+            getter["flag"], getter["user_key"], getter.get("attributes"), getter["default"]
+        )
+        assert same_json(got_value, getter["expected"]), f"{case['name']}: {getter}"
 
 
 def same_json(got: Any, want: Any) -> bool:
