@@ -404,7 +404,7 @@ def parse_wire_flag(flag: Mapping[str, Any]) -> ParsedFlag:
         for field in ("variants", "off_variant", "fallthrough"):
             if flag.get(field) is not None:
                 raise _fail(field, "is for non-boolean flags only", key)
-        variant_keys = _typed.BOOLEAN_VARIANT_KEYS
+        variant_keys: tuple[str, ...] = _typed.BOOLEAN_VARIANT_KEYS
         variant_values: tuple[Any, ...] = _typed.BOOLEAN_VARIANT_VALUES
     else:
         if rollout != _ROLLOUT_NULL:
@@ -791,7 +791,7 @@ class FlagStore:
         default: bool = False,
     ) -> bool:
         """A boolean flag's answer; default when it is missing or of another type."""
-        return _typed.typed_get(self, "boolean", flag_key, user_key, attributes, default)  # type: ignore[no-any-return]
+        return _typed.typed_get(self, "boolean", flag_key, user_key, attributes, default)
 
     def get_string(
         self,
@@ -801,7 +801,7 @@ class FlagStore:
         default: str = "",
     ) -> str:
         """A string flag's served value; default when it is missing or of another type."""
-        return _typed.typed_get(self, "string", flag_key, user_key, attributes, default)  # type: ignore[no-any-return]
+        return _typed.typed_get(self, "string", flag_key, user_key, attributes, default)
 
     def get_number(
         self,
@@ -811,7 +811,7 @@ class FlagStore:
         default: float = 0,
     ) -> float:
         """A number flag's served value; default when it is missing or of another type."""
-        return _typed.typed_get(self, "number", flag_key, user_key, attributes, default)  # type: ignore[no-any-return]
+        return _typed.typed_get(self, "number", flag_key, user_key, attributes, default)
 
     def get_json(
         self,
