@@ -814,6 +814,147 @@ def getter_cases() -> list[dict[str, Any]]:
     ]
 
 
+def validation_cases() -> list[dict[str, Any]]:
+    """Typed wire flags every binding refuses, with the field path its error must start with."""
+    good = string_flag("v", [one("plan", "Equals", ["pro"])])
+    refused: list[tuple[str, dict[str, Any], str]] = [
+        ("an unknown type", {**good, "type": "text"}, "type"),
+        (
+            "variants on a boolean flag",
+            {"key": "v", "variants": [{"key": "a", "value": 1}]},
+            "variants",
+        ),
+        ("off_variant on a boolean flag", {"key": "v", "off_variant": "off"}, "off_variant"),
+        ("no variants", {**good, "variants": []}, "variants"),
+        (
+            "a duplicate variant key",
+            {**good, "variants": [{"key": "a", "value": "x"}] * 2},
+            "variants[1].key",
+        ),
+        (
+            "a variant value of another type",
+            {**good, "variants": [{"key": "a", "value": 1}]},
+            "variants[0].value",
+        ),
+        (
+            "a bool as a number variant",
+            {**good, "type": "number", "variants": [{"key": "a", "value": True}]},
+            "variants[0].value",
+        ),
+        ("a rollout on a string flag", {**good, "rollout_percentage": 50}, "rollout_percentage"),
+        ("no fallthrough", {k: v for k, v in good.items() if k != "fallthrough"}, "fallthrough"),
+        ("no off_variant", {k: v for k, v in good.items() if k != "off_variant"}, "off_variant"),
+        ("an off_variant naming nothing", {**good, "off_variant": "zz"}, "off_variant"),
+        (
+            "a rule without serve on a string flag",
+            {**good, "rules": [{"attribute": "a", "operator": "Equals", "values": []}]},
+            "rules[0].serve",
+        ),
+        (
+            "a serve naming no variant",
+            {**good, "rules": [one("a", "Equals", ["x"]) | {"serve": {"variant": "zz"}}]},
+            "rules[0].serve.variant",
+        ),
+        (
+            "a serve with both variant and split",
+            {**good, "fallthrough": {"variant": "a", "split": []}},
+            "fallthrough",
+        ),
+        (
+            "split weights not adding up to 1000",
+            {**good, "fallthrough": {"split": [{"variant": "a", "weight": 999}]}},
+            "fallthrough.split",
+        ),
+        (
+            "a split weight above 1000",
+            {
+                **good,
+                "fallthrough": {
+                    "split": [{"variant": "a", "weight": 1001}, {"variant": "b", "weight": -1}]
+                },
+            },
+            "fallthrough.split[0].weight",
+        ),
+        (
+            "a non-integer split weight",
+            {**good, "fallthrough": {"split": [{"variant": "a", "weight": 1000.0}]}},
+            "fallthrough.split[0].weight",
+        ),
+        (
+            "a numeric value that is not a JSON number",
+            {**good, "rules": [one("age", "Gte", ["18", " 18"])]},
+            "rules[0].values[1]",
+        ),
+        (
+            "a SemVer value with a leading v",
+            {**good, "rules": [one("app", "SemverGt", ["v1.2.3"])]},
+            "rules[0].values[0]",
+        ),
+        (
+            "21 conditions",
+            {
+                **good,
+                "rules": [
+                    {
+                        "conditions": [{"attribute": "a", "operator": "Equals", "values": []}] * 21,
+                        "serve": {"variant": "a"},
+                    }
+                ],
+            },
+            "rules[0].conditions",
+        ),
+        (
+            "no conditions",
+            {**good, "rules": [{"conditions": [], "serve": {"variant": "a"}}]},
+            "rules[0].conditions",
+        ),
+        (
+            "a bad condition operator",
+            {
+                **good,
+                "rules": [
+                    {
+                        "conditions": [{"attribute": "a", "operator": "Between", "values": []}],
+                        "serve": {"variant": "a"},
+                    }
+                ],
+            },
+            "rules[0].conditions[0].operator",
+        ),
+        (
+            "negate that is not a boolean",
+            {**good, "rules": [one("a", "Equals", [], negate="yes")]},
+            "rules[0].negate",
+        ),
+        ("an empty bucket_by", {**good, "bucket_by": ""}, "bucket_by"),
+        (
+            "a boolean rule serving a missing variant",
+            {
+                "key": "v",
+                "rules": [
+                    {
+                        "attribute": "a",
+                        "operator": "Equals",
+                        "values": [],
+                        "serve": {"variant": "maybe"},
+                    }
+                ],
+            },
+            "rules[0].serve.variant",
+        ),
+    ]
+    return [
+        {
+            "name": f"Refused: {name}",
+            "operations": [{"op": "upsert", "flag": flag, "error": path}],
+            "applied": [None],
+            "count": 0,
+            "evaluations": [],
+        }
+        for name, flag, path in refused
+    ]
+
+
 # ---- generated cases --------------------------------------------------------------------------
 
 NAMES = ("plan", "age", "app", "org", "score")
@@ -1001,6 +1142,7 @@ def main() -> None:
         bucket_by_cases(),
     )
     write(OUT / "getters.json", "Typed getters and their defaults.", getter_cases())
+    write(OUT / "validation.json", "Typed wire flags refused, by field path.", validation_cases())
     rng = random.Random(SEED)
     cases = [generated_case(rng, index) for index in range(260)]
     assert sum(len(c["evaluations"]) for c in cases) >= 3000
