@@ -101,6 +101,7 @@ cdef extern from "sidekick.h":
     int32_t sk_flag_serve_variant(sk_flag *flag, int32_t target, int32_t variant)
     int32_t sk_flag_serve_split(sk_flag *flag, int32_t target, const int32_t *variants,
                                 const uint32_t *weights, size_t count)
+    int32_t sk_number_parse(const char *text, size_t text_len, double *out)
     int32_t sk_store_evaluate_typed(const sk_store *store, const char *flag_key,
                                     size_t flag_key_len, const char *user_key,
                                     size_t user_key_len, const sk_typed_attribute *attributes,
@@ -756,3 +757,12 @@ def bucket(flag_key, user_key):
     cdef bytes flag_bytes = _surrogate_utf8(flag_key)
     cdef bytes user_bytes = _surrogate_utf8(user_key)
     return sk_bucket(flag_bytes, len(flag_bytes), user_bytes, len(user_bytes))
+
+
+def parse_number(text):
+    """text read as a JSON number by the C core (correctly rounded, no locale), or None."""
+    cdef bytes encoded = _surrogate_utf8(text)
+    cdef double out
+    if sk_number_parse(encoded, len(encoded), &out) != SK_OK:
+        return None
+    return out

@@ -29,8 +29,11 @@ __all__ = [
     "ParsedRule",
     "bucket",
     "murmur3_32",
+    "parse_number",
     "parse_wire_flag",
 ]
+
+parse_number = _typed.parse_number
 
 IMPLEMENTATION = "python"
 
