@@ -265,11 +265,12 @@ cdef list _rare_value_text(list keep, object value, const char **data, Py_ssize_
 @cython.boundscheck(False)
 @cython.wraparound(False)
 cdef object _gather_attributes(PyObject *table, PyObject *names, sk_attribute *out,
-                               char *numbers, Py_ssize_t *gathered):
+                               char *numbers, Py_ssize_t *gathered, bint *dropped):
     """Fills out[] with the attributes a flag's rules name, looked up by name in the dict.
 
-    names is the flag's flat (name, name UTF-8, ...) tuple. Values that can never match (other
-    types, non-integral floats) are left out. Sets *gathered to how many were filled. Returns
+    names is the flag's flat (name, name UTF-8, ...) tuple. Values without text (other types,
+    non-integral floats) are left out, and *dropped is set (a typed flag must then be evaluated
+    with typed attributes). Sets *gathered to how many were filled. Returns
     None, or (rarely: huge ints, lone surrogates) a list of bytes objects the caller must keep
     alive until the evaluation is done.
     """
@@ -288,6 +289,7 @@ cdef object _gather_attributes(PyObject *table, PyObject *names, sk_attribute *o
         if _value_text(value, numbers + count * NUMBER_TEXT, &data, &size):
             keep = _rare_value_text(keep, <object>value, &data, &size)
             if size < 0:
+                dropped[0] = True
                 continue
         encoded = _tuple_item(names, index + 1)
         out[count].name = _bytes_data(encoded)
@@ -302,7 +304,7 @@ cdef object _gather_attributes(PyObject *table, PyObject *names, sk_attribute *o
 @cython.boundscheck(False)
 @cython.wraparound(False)
 cdef object _convert_attributes(PyObject *attributes, sk_attribute *out,
-                                char *numbers, Py_ssize_t *converted):
+                                char *numbers, Py_ssize_t *converted, bint *dropped):
     """Fills out[] from a dict with every attribute that can ever match (others are dropped).
 
     For small dicts: walking them costs less than looking the rules' names up. Sets *converted
@@ -325,6 +327,7 @@ cdef object _convert_attributes(PyObject *attributes, sk_attribute *out,
         if _value_text(value, numbers + count * NUMBER_TEXT, &data, &size):
             keep = _rare_value_text(keep, <object>value, &data, &size)
             if size < 0:
+                dropped[0] = True
                 continue
         out[count].value = data
         out[count].value_len = <size_t>size
@@ -393,7 +396,7 @@ cdef class FlagStore:
     # Flag key -> (variant keys, variant values): what evaluate answers for a variant index.
     cdef dict _served
     # Keys of flags that need version 2 evaluation (see ParsedFlag.simple): is_enabled sends
-    # their attributes typed.
+    # their attributes typed when one has no text (the version 1 path would leave it out).
     cdef set _typed
 
     def __cinit__(self):
@@ -493,6 +496,7 @@ cdef class FlagStore:
         cdef Py_ssize_t size = 0
         cdef Py_ssize_t wanted
         cdef PyObject *names
+        cdef bint dropped = False
         _check_keys(flag_key, user_key)
         if attributes is not None:
             if not _is_dict(<PyObject *>attributes):
@@ -503,10 +507,10 @@ cdef class FlagStore:
         if size == 0:
             return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
                                        <size_t>user_size, NULL, 0) == 1
-        if self._typed and flag_key in self._typed:
-            return self.evaluate(flag_key, user_key, attributes).enabled
         if size <= WALK_ATTRIBUTES:
-            keep = _convert_attributes(<PyObject *>attributes, stack, numbers, &count)
+            keep = _convert_attributes(<PyObject *>attributes, stack, numbers, &count, &dropped)
+            if dropped and self._needs_typed(flag_key):
+                return self.evaluate(flag_key, user_key, attributes).enabled
             return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
                                        <size_t>user_size, stack, <size_t>count) == 1
         names = _dict_lookup_or_error(<PyObject *>self._rule_names, <PyObject *>flag_key)
@@ -519,7 +523,10 @@ cdef class FlagStore:
         names_held = <object>names
         wanted = _tuple_size(names) // 2
         if wanted <= STACK_ATTRIBUTES:
-            keep = _gather_attributes(<PyObject *>attributes, names, stack, numbers, &count)
+            keep = _gather_attributes(<PyObject *>attributes, names, stack, numbers, &count,
+                                      &dropped)
+            if dropped and self._needs_typed(flag_key):
+                return self.evaluate(flag_key, user_key, attributes).enabled
             return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
                                        <size_t>user_size, stack, <size_t>count) == 1
         heap = <sk_attribute *>PyMem_Malloc(wanted * sizeof(sk_attribute))
@@ -527,12 +534,21 @@ cdef class FlagStore:
         try:
             if heap == NULL or heap_numbers == NULL:
                 raise MemoryError()
-            keep = _gather_attributes(<PyObject *>attributes, names, heap, heap_numbers, &count)
+            keep = _gather_attributes(<PyObject *>attributes, names, heap, heap_numbers, &count,
+                                      &dropped)
+            if dropped and self._needs_typed(flag_key):
+                return self.evaluate(flag_key, user_key, attributes).enabled
             return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
                                        <size_t>user_size, heap, <size_t>count) == 1
         finally:
             PyMem_Free(heap)
             PyMem_Free(heap_numbers)
+
+    cdef bint _needs_typed(self, object flag_key):
+        """Whether a flag's answer can depend on attribute values without text (None, 1.5, a
+        list): true for typed flags (negate, numeric operators), whose is_enabled then takes
+        the typed path. Only asked when such a value was seen, so the common path never pays."""
+        return flag_key in self._typed
 
     def evaluate(self, flag_key, user_key, attributes=None):
         """The served variant's value and key, with the reason, matching rule, bucket and
