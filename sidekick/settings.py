@@ -8,9 +8,11 @@ SIDEKICK_DEBUG=0.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SIDEKICK_VAR_DIR", BASE_DIR / "var"))
@@ -125,6 +127,21 @@ SIDEKICK_WATERMARK_POLL_SECONDS = float(os.environ.get("SIDEKICK_WATERMARK_POLL_
 # happen every SIDEKICK_GC_THAW_SECONDS at a quiet moment (streaming/collector.py).
 SIDEKICK_GC_FREEZE = _env_bool("SIDEKICK_GC_FREEZE", True)
 SIDEKICK_GC_THAW_SECONDS = float(os.environ.get("SIDEKICK_GC_THAW_SECONDS", "600"))
+
+# The deployment's identity on a shared channel layer (streaming/relay.py, flags/deployment.py):
+# its id names the relay's group and its secret signs every relayed message. Both are made once
+# in the database by the first migrate and shared by every instance on that database; set them
+# here only to pin them (e.g. a rebuilt database that must keep talking to running instances).
+SIDEKICK_DEPLOYMENT_ID = os.environ.get("SIDEKICK_DEPLOYMENT_ID") or None
+SIDEKICK_RELAY_SECRET = os.environ.get("SIDEKICK_RELAY_SECRET") or None
+if SIDEKICK_DEPLOYMENT_ID is not None and not re.fullmatch(
+    r"[A-Za-z0-9_.-]{1,64}", SIDEKICK_DEPLOYMENT_ID
+):
+    raise ImproperlyConfigured(
+        "SIDEKICK_DEPLOYMENT_ID must be 1-64 characters of A-Z a-z 0-9 _ . -"
+    )
+if SIDEKICK_RELAY_SECRET is not None and len(SIDEKICK_RELAY_SECRET) < 32:
+    raise ImproperlyConfigured("SIDEKICK_RELAY_SECRET must be at least 32 characters")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

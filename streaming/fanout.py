@@ -33,6 +33,10 @@ def body_message(chunk: bytes) -> dict[str, Any]:
     return {"type": "http.response.body", "body": chunk, "more_body": True}
 
 
+# The ASGI message that ends a response.
+END_MESSAGE: dict[str, Any] = {"type": "http.response.body", "body": b"", "more_body": False}
+
+
 class Delivery:
     """One chunk for every stream: its ASGI message and its direct-path bytes, built once."""
 
@@ -86,7 +90,7 @@ class StreamSubscriber:
     async def end(self) -> None:
         """Ends the response (its key was revoked): the SDK sees the stream close."""
         try:
-            await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+            await self.send(END_MESSAGE)
         except Exception:
             logger.debug("ending a closing stream failed", exc_info=True)
 
@@ -110,7 +114,8 @@ class LocalStreams:
         # Loop time of the last change fanned out: the collector waits for a quiet moment.
         self.last_change_at = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._outbox: asyncio.Queue[bytes] | None = None
+        # Chunks to write, and futures set once everything queued before them is written.
+        self._outbox: asyncio.Queue[bytes | asyncio.Future[None]] | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Binds to the loop that runs `run_outbox` (the hub's)."""
@@ -136,6 +141,15 @@ class LocalStreams:
         for subscriber in [s for s in self.subscribers if s.key_id == key_id and s.pending is None]:
             self.unsubscribe(subscriber)
             await subscriber.end()
+
+    async def end_every_stream(self) -> None:
+        """Ends every stream (on the loop), so that each SDK reconnects and starts a fresh set."""
+        for subscriber in list(self.subscribers):
+            self.unsubscribe(subscriber)
+            if subscriber.pending is None:
+                await subscriber.end()
+            else:  # its snapshot may predate the reason to end it: end right after that
+                subscriber.pending.append(END_MESSAGE)
 
     def end_streams_of_threadsafe(self, key_id: int) -> None:
         """`end_streams_of` from any thread; only remembers the key while no loop runs."""
@@ -175,8 +189,19 @@ class LocalStreams:
         assert self._outbox is not None
         loop = asyncio.get_running_loop()
         while True:
-            await self.write_to_all(Delivery(await self._outbox.get()))
+            item = await self._outbox.get()
+            if isinstance(item, asyncio.Future):
+                item.set_result(None)
+                continue
+            await self.write_to_all(Delivery(item))
             self.last_change_at = loop.time()
+
+    async def flushed(self) -> None:
+        """Returns once every change queued before the call has been written to the streams."""
+        assert self._outbox is not None
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outbox.put_nowait(written)
+        await written
 
     async def write_to_all(self, delivery: Delivery) -> None:
         """Sends one chunk to every stream, a slice at a time.
