@@ -3,9 +3,9 @@ into an empty project, give packages whose README snippet (offline `FlagStore`) 
 
 The packages build on install (`prepare` compiles the TypeScript, and the wasm core for the
 browser package; `install` compiles the Node addon). The devDependencies come from the registry,
-as on a new user's machine. npm runs with an empty user config, so nothing in the developer's own
-~/.npmrc (a `nodedir`, say) can make the install pass, and with node-gyp's header directory
-pointed at an empty folder, which must stay empty: nothing may download Node headers.
+as on a new user's machine. npm runs with the user's config minus any `nodedir`, so no Node
+headers found through the developer's own ~/.npmrc can make the install pass, and with node-gyp's
+header directory pointed at an empty folder, which must stay empty: nothing may download headers.
 """
 
 from __future__ import annotations
@@ -62,9 +62,15 @@ console.log(JSON.stringify({
 
 def npm_environment(scratch: Path) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.lower().startswith("npm_")}
-    empty_config = scratch / "empty-npmrc"
-    empty_config.write_text("")
-    env["npm_config_userconfig"] = str(empty_config)
+    # The user's npm config minus `nodedir`: a registry or proxy set there still applies, but
+    # nothing may depend on Node headers found through it.
+    user_config = Path.home() / ".npmrc"
+    lines = user_config.read_text().splitlines() if user_config.is_file() else []
+    config = scratch / "npmrc-without-nodedir"
+    config.write_text(
+        "".join(f"{line}\n" for line in lines if not line.strip().startswith("nodedir"))
+    )
+    env["npm_config_userconfig"] = str(config)
     env["npm_config_devdir"] = str(scratch / "node-gyp-headers")
     env["npm_config_audit"] = "false"
     env["npm_config_fund"] = "false"
