@@ -16,7 +16,7 @@ from flags import selectors, services
 from flags.exceptions import FlagNotFound, FlagValidationError, VersionMismatch
 from flags.forms import TOP_LEVEL_FIELDS, FlagAdminForm, RuleAdminForm, TryUserForm
 from flags.models import MAX_RULES, ApiKey, ChangeRecord, Flag, Rule
-from streaming.flag_store import process_flag_store
+from flags.store import process_flag_store
 
 admin.site.site_header = "Sidekick"
 admin.site.site_title = "Sidekick"

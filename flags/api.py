@@ -29,7 +29,7 @@ from flags.serializers import (
     FlagPatchSerializer,
     FlagSerializer,
 )
-from streaming.flag_store import process_flag_store
+from flags.store import process_flag_store
 
 ERRORS = {
     code: OpenApiResponse(ErrorSerializer, description=text)

@@ -118,6 +118,9 @@ else:
 SIDEKICK_KEEPALIVE_SECONDS = float(os.environ.get("SIDEKICK_KEEPALIVE_SECONDS", "15"))
 SIDEKICK_CORS_ORIGINS = _env_list("SIDEKICK_CORS_ORIGINS", "*")
 SIDEKICK_RECONCILE_SECONDS = float(os.environ.get("SIDEKICK_RECONCILE_SECONDS", "30"))
+# How often each process reads the database's change watermark, so that changes no relay brought
+# (a management command; processes without Redis) reach it promptly (streaming/watermark_poll.py).
+SIDEKICK_WATERMARK_POLL_SECONDS = float(os.environ.get("SIDEKICK_WATERMARK_POLL_SECONDS", "1"))
 # Streams and what was loaded at start are frozen out of full garbage collections, which then
 # happen every SIDEKICK_GC_THAW_SECONDS at a quiet moment (streaming/collector.py).
 SIDEKICK_GC_FREEZE = _env_bool("SIDEKICK_GC_FREEZE", True)
