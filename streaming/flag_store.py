@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import evalcore
+from sidekick.metrics import report_store
 
 FlagDict = dict[str, Any]
 ChangeEvent = dict[str, Any]
@@ -74,6 +75,7 @@ class ProcessFlagStore:
                 raise ValueError(f"unknown change event type {event['type']!r}")
             if changed:
                 self._revision += 1
+                report_store(flags=len(self._core), revision=self._revision)  # ops: metrics
             return changed
 
     def replace_all(self, flags: Iterable[FlagDict]) -> None:
@@ -87,6 +89,7 @@ class ProcessFlagStore:
         for flag in flags:
             self._core.upsert(flag)
         self._revision += 1
+        report_store(flags=len(self._core), revision=self._revision)  # ops: metrics
 
     def flags(self) -> list[FlagDict]:
         """Every flag's wire dict, ordered by key."""

@@ -27,6 +27,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections
 
+from sidekick import readiness
 from streaming import direct_write
 from streaming.collector import CollectorSchedule
 from streaming.flag_store import (
@@ -184,6 +185,7 @@ class UpdateHub:
             if self.layer is not None and not self._joined:
                 await self._join_group()
             await sync_to_async(_load_store)()
+            readiness.mark_ready(readiness.STORE)  # ops: /readyz (keep through the refactor)
             self._started = True
             self._tasks = [
                 asyncio.ensure_future(self._fan_out_loop()),
@@ -225,6 +227,7 @@ class UpdateHub:
             self._layer_healthy = False
             return False
         self._joined = True
+        readiness.mark_ready(readiness.CHANNEL_LAYER)  # ops: /readyz (keep through the refactor)
         return True
 
     # Subscribers ----------------------------------------------------------------------------

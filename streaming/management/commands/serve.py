@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from sidekick.metrics import share_metrics_between_workers, worker_exited
 from streaming.libc import libc
 
 ASGI_APPLICATION = "sidekick.asgi:application"
@@ -94,6 +95,7 @@ class Supervisor:
         while not self.stopping:
             for index, child in enumerate(self.children):
                 if child is not None and child.poll() is not None and not self.stopping:
+                    worker_exited(child.pid)  # ops: its live gauges leave /metrics
                     print(
                         f"worker {child.pid} exited with {child.returncode}; starting another",
                         file=sys.stderr,
@@ -156,6 +158,7 @@ class Command(BaseCommand):
             f"serving on {options['bind']}:{listener.getsockname()[1]} with {workers} worker(s)"
         )
         self.stdout.flush()
+        share_metrics_between_workers(settings.SIDEKICK_METRICS_DIR)  # ops: one /metrics view
         code = Supervisor(listener, workers, bool(options["proxy_headers"])).run()
         if code:
             sys.exit(code)
