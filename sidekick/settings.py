@@ -206,4 +206,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("SIDEKICK_LOGIN_COOLO
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# The audit line names who tried and from where (axes masks both by default); passwords are
+# never logged.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
 # The client address is REMOTE_ADDR, which daphne --proxy-headers takes from X-Forwarded-For.
