@@ -36,6 +36,7 @@ mount --bind /dev "$root/dev"
 
 # The image's configuration: its user, working directory and environment, as a runtime would.
 user=$(buildah "${storage[@]}" inspect --format '{{.OCIv1.Config.User}}' "$image")
+[[ $user == *:* ]] || user=$user:$user
 workdir=$(buildah "${storage[@]}" inspect --format '{{.OCIv1.Config.WorkingDir}}' "$image")
 mapfile -t image_env < <(buildah "${storage[@]}" inspect --format '{{range .OCIv1.Config.Env}}{{println .}}{{end}}' "$image" | sed '/^$/d')
 command=$(buildah "${storage[@]}" inspect --format '{{range .OCIv1.Config.Cmd}}{{.}} {{end}}' "$image")
@@ -44,15 +45,19 @@ run_env=("${image_env[@]}" "DATABASE_URL=${pg_admin%/*}/$database" "REDIS_URL=$r
   "SDK_KEY=$sdk_key" "HOME=/var/lib/sidekick")
 
 in_image() { # in_image COMMAND...: runs in the image's root, as its user, in its directory
-  chroot --userspec="$user:$user" "$root" /usr/bin/env -i "${run_env[@]}" \
+  chroot --userspec="$user" "$root" /usr/bin/env -i "${run_env[@]}" \
     /bin/sh -c 'cd "$0" && exec "$@"' "$workdir" "$@"
 }
 
 step "image $image: user $user, command: $command"
 id_line=$(in_image id)
 echo "$id_line"
-[[ $id_line == uid=$user* ]] || { echo "not running as the image's user"; exit 1; }
-if in_image sh -c 'command -v gcc cc' >/dev/null; then echo "a compiler is in the runtime image"; exit 1; fi
+[[ $id_line == "uid=${user%%:*}("* ]] || { echo "not running as the image's user"; exit 1; }
+if in_image sh -c 'for tool in gcc cc c++ make; do command -v "$tool" && exit 0; done; exit 1'; then
+  echo "a compiler or build tool is in the runtime image"; exit 1
+fi
+echo "no gcc, cc, c++ or make in the image"
+echo "health check: $(buildah "${storage[@]}" inspect --format '{{.Docker.Config.Healthcheck.Test}}' "$image")"
 
 step "create database $database"
 in_image python -c "import psycopg,sys; c=psycopg.connect(sys.argv[1], autocommit=True); c.execute('CREATE DATABASE $database')" "$pg_admin"

@@ -25,7 +25,7 @@ image-base:
 
 image: $(if $(filter localhost/%,$(IMAGE_BASE)),image-base)
 	@scripts/install-system-deps.sh image
-	$(BUILDAH) build --isolation chroot --layers=false -f docker/Dockerfile -t $(IMAGE) \
+	$(BUILDAH) build --isolation chroot --format docker -f docker/Dockerfile -t $(IMAGE) \
 	  --build-arg BASE=$(IMAGE_BASE) --build-arg BUILD_PACKAGES="$(IMAGE_BUILD_PACKAGES)" \
 	  $(if $(IMAGE_CA),--volume $(IMAGE_CA):/run/build-ca.crt:ro --build-arg PIP_CERT=/run/build-ca.crt) .
 	@mkdir -p $(dir $(IMAGE_ARCHIVE))

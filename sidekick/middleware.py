@@ -55,6 +55,24 @@ def _target(scope: dict[str, Any]) -> str:
     return f"{path}?{query}" if query else path
 
 
+def _daphne_request(send: Any) -> Any:
+    """The daphne request behind a server `send` (a partial of its reply method), or None."""
+    args = getattr(send, "args", None)
+    request = args[0] if isinstance(args, tuple) and len(args) == 1 else None
+    return request if hasattr(request, "startedWriting") else None
+
+
+def _status_sent_by_server(send: Any) -> int | None:
+    request = _daphne_request(send)
+    if request is None or not request.startedWriting:
+        return None
+    return int(request.code)
+
+
+def _response_started(observation: Observation, send: Any) -> bool:
+    return observation.status is not None or _status_sent_by_server(send) is not None
+
+
 def _wants_json(path: str) -> bool:
     return path.startswith("/api/") or path == "/api" or path == STREAM_PATH
 
@@ -77,6 +95,10 @@ class OperationsMiddleware:
                 observation.status = int(message["status"])
             await send(message)
 
+        # The fan-out writes a stream's events straight to its socket when the stream holds the
+        # server's own `send` (streaming/direct_write.py): a stream gets it untouched, and its
+        # status is read back from the server afterwards.
+        app_send = send if path == STREAM_PATH else watched_send
         try:
             if path in PROBE_ROUTES:
                 observation.route = path
@@ -84,13 +106,15 @@ class OperationsMiddleware:
             else:
                 if path == STREAM_PATH:
                     observation.route = STREAM_PATH
-                await self.app({**scope, OBSERVATION_KEY: observation}, receive, watched_send)
+                await self.app({**scope, OBSERVATION_KEY: observation}, receive, app_send)
         except Exception as error:
-            if observation.status is not None:
+            if _response_started(observation, send):
                 raise  # the response is under way; the server ends the connection
             logger.exception("unhandled error serving %s %s", scope.get("method"), path)
             await self._error_response(path, error, watched_send)
         finally:
+            if observation.status is None:
+                observation.status = _status_sent_by_server(send)
             self._record(scope, observation, time.perf_counter() - started)
 
     async def _probe(self, path: str, scope: dict[str, Any], send: Any) -> None:

@@ -115,6 +115,8 @@ def test_no_secret_reaches_the_log(make_server_group, log_format):
     assert metrics_token not in log
     assert group.admin_password not in log
     assert "sdk_key=[redacted]" in log
+    # A stream's line carries the status the server sent (its send is the server's own).
+    assert re.search(r'GET /stream\?sdk_key=\[redacted\]\\?" 200 ', log)
     request_lines = [line for line in log.splitlines() if "sidekick.requests" in line]
     assert len(request_lines) >= 7 * len(keys)
     if log_format == "json":
