@@ -6,7 +6,7 @@ documented in docs/operations.md. Recorded where the thing happens:
 - HTTP requests and their durations: `sidekick.middleware.OperationsMiddleware`.
 - Evaluations through `/api/evaluate`: the evaluate view (`evaluation_counted`).
 - Store figures: the flag store reports them (`report_store`).
-- Database pool: sampled from psycopg's pool after each request and at each scrape.
+- Database pool: sampled from psycopg's pool after each Django request and at each scrape.
 - Streams, fan-out, reconciliation and the channel layer: defined here for the stream code to
   record (docs/operations.md lists each metric with the place that records it).
 

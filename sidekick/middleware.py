@@ -145,7 +145,6 @@ class OperationsMiddleware:
         metrics.HTTP_REQUESTS.labels(route=route, method=method, status=str(status)).inc()
         if route != STREAM_PATH:
             metrics.HTTP_REQUEST_DURATION.labels(route=route, method=method).observe(seconds)
-            metrics.sample_database_pool()
         duration_ms = round(seconds * 1000, 1)
         logger.info(
             '%s "%s %s" %s %sms route=%s',
@@ -178,7 +177,11 @@ def route_label(request: HttpRequest) -> str:
 
 
 class RouteLabelMiddleware:
-    """Django middleware: tells the ASGI layer which route served the request."""
+    """Django middleware: tells the ASGI layer which route served the request.
+
+    It also samples the database pool's gauges, here in the request's own thread, where the
+    connection handler is already set up (each worker's gauges stay current between scrapes).
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
@@ -188,4 +191,5 @@ class RouteLabelMiddleware:
         observation = getattr(request, "scope", {}).get(OBSERVATION_KEY)
         if observation is not None:
             observation.route = route_label(request)
+        metrics.sample_database_pool()
         return response

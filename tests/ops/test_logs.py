@@ -126,3 +126,25 @@ def test_no_secret_reaches_the_log(make_server_group, log_format):
                 assert {"time", "level", "logger", "message"} <= set(document)
         first = json.loads(next(line for line in request_lines if line.startswith("{")))
         assert {"method", "target", "route", "status", "duration_ms", "client"} <= set(first)
+
+
+@pytest.mark.e2e
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_no_secret_reaches_the_log_of_serve_workers(make_server_group, redis_url):
+    """`manage.py serve --workers N` starts its own daphne processes: their logs too."""
+    group = make_server_group(redis_url=redis_url)
+    server = group.add_server(workers=2)
+    keys = [group.keys["admin"], group.keys["server"], group.keys["client"], group.sdk_key]
+    assert all(keys)
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        for key in keys:
+            client.get(f"/api/flags?sdk_key={key}")
+            _read_stream_until_ready(client, f"/stream?sdk_key={key}")
+    streams = _wait_for_log_lines(server, r"GET /stream", len(keys))
+    server.stop()
+    log = log_text(server)
+
+    assert streams == len(keys)
+    for key in keys:
+        assert key not in log
