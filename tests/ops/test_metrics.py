@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.server import SidekickServer
+import sidekick.metrics  # noqa: F401  (registers every metric)
+from tests.e2e.server import REPO_ROOT, SidekickServer
 from tests.ops.conftest import add_image_server
-
-pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 TOKEN = "metrics-token-for-tests"
 SCRAPE = {"Authorization": f"Bearer {TOKEN}"}
@@ -35,6 +35,8 @@ def scrape(server: SidekickServer) -> dict:
     return samples(response.text)
 
 
+@pytest.mark.e2e
+@pytest.mark.postgres
 def test_metrics_are_off_without_a_token(make_server_group):
     server = add_image_server(make_server_group())
 
@@ -44,6 +46,8 @@ def test_metrics_are_off_without_a_token(make_server_group):
     assert set(response.json()) == {"detail", "errors"}
 
 
+@pytest.mark.e2e
+@pytest.mark.postgres
 def test_metrics_need_the_token(make_server_group):
     server = add_image_server(make_server_group(), env={"SIDEKICK_METRICS_TOKEN": TOKEN})
 
@@ -55,6 +59,8 @@ def test_metrics_need_the_token(make_server_group):
     assert "sidekick_" not in missing.text + wrong.text
 
 
+@pytest.mark.e2e
+@pytest.mark.postgres
 def test_requests_evaluations_and_store_figures(make_server_group):
     group = make_server_group()
     server = add_image_server(group, env={"SIDEKICK_METRICS_TOKEN": TOKEN})
@@ -104,6 +110,8 @@ def test_requests_evaluations_and_store_figures(make_server_group):
     assert ("sidekick_streams_open", frozenset()) in scraped
 
 
+@pytest.mark.e2e
+@pytest.mark.postgres
 def test_several_workers_are_summed_in_one_scrape(make_server_group, redis_url):
     group = make_server_group(redis_url=redis_url)
     metrics_dir = group.workdir / "metrics"
@@ -126,3 +134,17 @@ def test_several_workers_are_summed_in_one_scrape(make_server_group, redis_url):
     # Both workers run in multiprocess mode: each keeps its own file in the shared directory.
     recorded = {path.stem.rsplit("_", 1)[-1] for path in metrics_dir.glob("counter_*.db")}
     assert {str(pid) for pid in server.serving_pids()} <= recorded
+
+
+def test_every_metric_is_documented():
+    documented = (REPO_ROOT / "docs" / "operations.md").read_text()
+    # Counters are collected under their name without `_total`.
+    names = {family.name for family in REGISTRY.collect() if family.name.startswith("sidekick_")}
+
+    assert len(names) >= 18
+    missing = [
+        name
+        for name in names
+        if f"`{name}`" not in documented and f"`{name}_total`" not in documented
+    ]
+    assert missing == []
