@@ -37,6 +37,7 @@ from django.conf import settings
 from flags import events
 from flags.catch_up import load_store, reconcile_store
 from flags.store import process_flag_store
+from sidekick import readiness
 from streaming.collector import CollectorSchedule
 from streaming.fanout import LocalStreams
 from streaming.relay import Relay, change_message, revoked_message
@@ -88,6 +89,7 @@ class UpdateHub:
                 await self.relay.join()
             await self.watermark_poll.start()
             await sync_to_async(load_store)()
+            readiness.mark_ready(readiness.STORE)
             self._started = True
             self._tasks = [
                 asyncio.ensure_future(self.streams.run_outbox()),
