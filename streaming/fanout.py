@@ -6,8 +6,9 @@ each to all streams (`LocalStreams.write_to_all`): straight onto the sockets thr
 through each stream's ASGI send otherwise. Keep-alives take the same path.
 
 Streams opened with a client key read the client view (`streaming.protocol.ClientView`): each
-change is encoded once for them and once for every other stream, and one walk over the streams
-gives each its audience's bytes (or nothing, when the change is invisible to client keys).
+change is encoded once for them and once for every other stream, and the streams are kept by
+audience (`LocalStreams.audiences`), so each audience is walked with its own bytes exactly as
+one set of streams is (a change invisible to client keys skips their walk).
 """
 
 from __future__ import annotations
@@ -114,6 +115,9 @@ class LocalStreams:
 
     def __init__(self) -> None:
         self.subscribers: set[StreamSubscriber] = set()
+        # The same streams by audience, indexed by `StreamSubscriber.client`: each change walks
+        # each audience with its own bytes, with no per-stream choice in the loop.
+        self.audiences: tuple[set[StreamSubscriber], set[StreamSubscriber]] = (set(), set())
         # Keys revoked while this process runs: a key verified before is not trusted again.
         self.revoked_key_ids: set[int] = set()
         # Loop time of the last change fanned out: the collector waits for a quiet moment.
@@ -135,6 +139,7 @@ class LocalStreams:
         """Registers a stream before it reads the snapshot; deliveries queue until `open`."""
         subscriber = StreamSubscriber(send, key_id, client)
         self.subscribers.add(subscriber)
+        self.audiences[subscriber.client].add(subscriber)
         return subscriber
 
     def snapshot_for(self, subscriber: StreamSubscriber, store: ProcessFlagStore) -> bytes:
@@ -143,6 +148,7 @@ class LocalStreams:
 
     def unsubscribe(self, subscriber: StreamSubscriber) -> None:
         self.subscribers.discard(subscriber)
+        self.audiences[subscriber.client].discard(subscriber)
 
     async def end_streams_of(self, key_id: int) -> None:
         """Ends the streams opened with a revoked key (on the loop)."""
@@ -211,33 +217,31 @@ class LocalStreams:
 
     async def write_by_audience(self, delivery: Delivery, client_delivery: Delivery | None) -> None:
         """Sends `delivery` to every stream but client streams, which get `client_delivery`
-        (None: nothing), a slice at a time.
+        (None: nothing)."""
+        full_streams, client_streams = self.audiences
+        await self._write_to(full_streams, delivery)
+        if client_delivery is not None:
+            await self._write_to(client_streams, client_delivery)
+
+    async def _write_to(self, streams: set[StreamSubscriber], delivery: Delivery) -> None:
+        """Sends one chunk to each of `streams`, a slice at a time.
 
         Within a slice nothing awaits between collecting the direct writers (`deliver_now`) and
         sending to them (`batch.send`): no connection can close and no descriptor be reused in
         between (see `direct_write.DirectBatch`).
         """
         # A copy: streams that open or close during the awaits do not disturb the walk.
-        subscribers = list(self.subscribers)
+        subscribers = list(streams)
         batch = delivery.direct_batch()
-        # Indexed by `subscriber.client`: the audience's delivery and its batch of direct writes.
-        client_batch = None
-        if client_delivery is not None:
-            client_batch = batch if client_delivery is delivery else client_delivery.direct_batch()
-        audiences = ((delivery, batch), (client_delivery, client_batch))
         for start in range(0, len(subscribers), FAN_OUT_BATCH):
-            by_asgi: list[tuple[StreamSubscriber, Delivery]] = []
-            for subscriber in subscribers[start : start + FAN_OUT_BATCH]:
-                chosen, chosen_batch = audiences[subscriber.client]
-                if chosen is None or chosen_batch is None:
-                    continue
-                if not subscriber.deliver_now(chosen, chosen_batch):
-                    by_asgi.append((subscriber, chosen))
+            by_asgi = [
+                subscriber
+                for subscriber in subscribers[start : start + FAN_OUT_BATCH]
+                if not subscriber.deliver_now(delivery, batch)
+            ]
             batch.send()
-            if client_batch is not None and client_batch is not batch:
-                client_batch.send()
-            for subscriber, chosen in by_asgi:
-                await subscriber.deliver(chosen.message)
+            for subscriber in by_asgi:
+                await subscriber.deliver(delivery.message)
             # Let requests (the write that caused this change, among others) and queued
             # socket writes run between slices instead of after the last stream.
             await asyncio.sleep(0)
