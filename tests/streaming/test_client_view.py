@@ -5,9 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from asgiref.sync import sync_to_async
+
 from flags.events import ChangeEvent, delete_event, upsert_event
 from flags.store import ProcessFlagStore
+from streaming import hub
 from streaming.protocol import ClientView, update_chunk
+from tests.streaming.test_stream import close_stream, open_stream, run, stream_scope
+from tests.streaming.test_stream import events as stream_events
+from tests.streaming.test_stream import fresh_process_state as fresh_process_state
 
 
 def flag(key: str, version: int, client_side: bool, **fields: Any) -> dict[str, Any]:
@@ -140,3 +147,64 @@ def test_a_change_already_in_the_first_client_snapshot_is_not_sent_again() -> No
     applied.view.snapshot(applied.store)
 
     assert applied.view.chunk(event, update_chunk(event)) is None
+
+
+# Through the consumer in-process (the ASGI send path; the e2e tests cover the direct one) -----
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(120)
+def test_client_and_server_streams_in_process_each_get_their_audience(fresh_process_state) -> None:
+    from flags.services import api_key_create, flag_patch, flag_upsert
+
+    _, raw = api_key_create(name="page", role="client")
+    public = flag_upsert(data={"key": "ip_public", "client_side": True}, actor="t").flag
+    flag_upsert(data={"key": "ip_private", "description": "team only"}, actor="t")
+
+    async def read_until(communicator: Any, key: str) -> list[tuple[str, Any]]:
+        received: list[tuple[str, Any]] = []
+        while not any(
+            name == "update" and key in (data.get("key"), data.get("flag", {}).get("key"))
+            for name, data in received
+        ):
+            received += stream_events((await communicator.receive_output(10))["body"])
+        return [item for item in received if item[0] == "update"]
+
+    async def scenario() -> None:
+        client_stream, _, client_body = await open_stream(
+            stream_scope([], f"sdk_key={raw}".encode())
+        )
+        server_stream, _, server_body = await open_stream()
+        assert stream_events(client_body) == [
+            ("connected", True),
+            ("update", {"type": "UPSERT", "flag": without_description(public)}),
+            ("ready", {"flags": 1}),
+        ]
+        assert [e[1]["flag"]["key"] for e in stream_events(server_body) if e[0] == "update"] == [
+            "ip_private",
+            "ip_public",
+        ]
+
+        def writes() -> list[dict[str, Any]]:
+            return [
+                flag_patch(key="ip_private", data={"client_side": True}, actor="t"),
+                flag_patch(key="ip_public", data={"client_side": False}, actor="t"),
+                flag_patch(key="ip_public", data={"description": "now private"}, actor="t"),
+                flag_upsert(data={"key": "ip_end", "client_side": True}, actor="t").flag,
+            ]
+
+        marked, unmarked, _, end = await sync_to_async(writes)()
+        assert await read_until(client_stream, "ip_end") == [
+            ("update", {"type": "UPSERT", "flag": without_description(marked)}),
+            ("update", {"type": "DELETE", "key": "ip_public", "version": unmarked["version"]}),
+            ("update", {"type": "UPSERT", "flag": without_description(end)}),
+        ]
+        assert len(await read_until(server_stream, "ip_end")) == 4
+
+        streams = hub.update_hub().streams
+        assert [len(audience) for audience in streams.audiences] == [1, 1]
+        await close_stream(client_stream)
+        await close_stream(server_stream)
+        assert streams.audiences == (set(), set()) and streams.subscribers == set()
+
+    run(scenario)
