@@ -2,7 +2,8 @@
 
 A Channels async consumer speaking the ASGI HTTP protocol directly: `http.request` authenticates,
 subscribes the connection to the process's hub (before the snapshot is read, so no change can
-fall between them), writes the shared snapshot bytes and returns — the consumer keeps running
+fall between them), writes the shared snapshot bytes of its audience (a client key's stream
+reads the client view, `streaming.protocol.ClientView`) and returns — the consumer keeps running
 until `http.disconnect`, which unsubscribes it. (Channels' AsyncHttpConsumer cannot do this: it
 ends the response when `handle()` returns and cannot see a disconnect while `handle()` runs.)
 
