@@ -4,8 +4,9 @@
    the change to this process's store (`flags.store`) and calls `on_flag_change_published`
    (subscribed by `streaming.apps.StreamingConfig.ready`).
 2. fan out, here: if the change took effect, `LocalStreams.fan_out_threadsafe` queues its
-   `update` bytes (`streaming.protocol.update_chunk`); `LocalStreams.run_outbox` takes them
-   in order and `LocalStreams.write_to_all` writes them to every local stream.
+   `update` bytes, once per audience (`LocalStreams.audience_chunks`: every flag, and the
+   client view of `streaming.protocol.ClientView`); `LocalStreams.run_outbox` takes them in
+   order and `LocalStreams.write_by_audience` writes them to every local stream.
 3. send: per stream, `StreamSubscriber.deliver_now` joins the direct-socket batch
    (`direct_write.DirectBatch.send`, one `send_to_all` call) or `StreamSubscriber.deliver`
    awaits the ASGI send.
