@@ -70,11 +70,12 @@ class FlagAdmin(admin.ModelAdmin):
         "is_enabled",
         "rollout_display",
         "rule_count",
+        "client_side",
         "version",
         "updated_at",
     )
     list_editable = ("is_enabled",)
-    list_filter = ("is_enabled",)
+    list_filter = ("is_enabled", "client_side")
     search_fields = ("key", "description")
     ordering = ("key",)
     actions = ("enable_flags", "disable_flags")

@@ -11,7 +11,7 @@ from flags.exceptions import FlagValidationError
 from flags.models import MAX_VALUES_PER_RULE, Flag, Rule
 from flags.validation import validate_flag_patch
 
-TOP_LEVEL_FIELDS = ("key", "is_enabled", "rollout_percentage", "description")
+TOP_LEVEL_FIELDS = ("key", "is_enabled", "rollout_percentage", "description", "client_side")
 
 
 def _apply_errors(form: forms.BaseForm, errors: dict[str, list[str]], prefix: str = "") -> None:

@@ -27,6 +27,7 @@ from channels.layers import get_channel_layer
 
 from flags.deployment import Identity, deployment_identity
 from flags.events import ChangeEvent
+from sidekick import metrics, readiness
 from streaming.envelope import Rejected, open_envelope, seal
 
 logger = logging.getLogger(__name__)
@@ -59,8 +60,9 @@ def revoked_message(key_id: int) -> dict[str, Any]:
 class RejectedMessages:
     """Channel-layer messages dropped unapplied, counted by reason (see streaming.envelope).
 
-    `total` and `by_reason` are read in-process (metrics); a warning is logged for the first
-    drop and then at most once per REJECTED_LOG_SECONDS, with the count since the last one.
+    `total` and `by_reason` are read in-process; `sidekick_relay_messages_rejected_total` exports
+    them. A warning is logged for the first drop and then at most once per REJECTED_LOG_SECONDS,
+    with the count since the last one.
     """
 
     def __init__(self, log_seconds: float = REJECTED_LOG_SECONDS) -> None:
@@ -73,6 +75,7 @@ class RejectedMessages:
     def record(self, reason: str, now: float | None = None) -> None:
         self.total += 1
         self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
+        metrics.RELAY_MESSAGES_REJECTED.labels(reason=reason).inc()
         self._unlogged += 1
         now = time.monotonic() if now is None else now
         if self._logged_at is None or now - self._logged_at >= self._log_seconds:
@@ -134,6 +137,7 @@ class Relay:
             self._healthy = False
             return False
         self._joined = True
+        readiness.mark_ready(readiness.CHANNEL_LAYER)
         return True
 
     @property

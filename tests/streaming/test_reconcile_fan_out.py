@@ -130,6 +130,7 @@ def test_catching_up_from_behind_keeps_the_streams_open():
         repaired = await subscriber.next_update()
         assert repaired["flag"]["version"] == 2 and repaired["flag"]["is_enabled"] is True
         assert the_hub.streams.subscribers  # still subscribed: the stream goes on
+
         def write_after() -> None:
             create("after", is_enabled=True)
             connection.close()

@@ -18,7 +18,7 @@ def make_identity(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("flags", "0001_initial")]
+    dependencies = [("flags", "0002_flag_client_side")]
 
     operations = [
         migrations.CreateModel(
