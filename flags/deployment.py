@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import close_old_connections
 
 from flags.models import DeploymentIdentity
 
@@ -42,6 +43,15 @@ def deployment_identity() -> Identity:
             if _identity is None:
                 _identity = _read_identity()
     return _identity
+
+
+def load_deployment_identity() -> Identity:
+    """`deployment_identity` from a worker thread outside any request: never keeps a connection."""
+    close_old_connections()
+    try:
+        return deployment_identity()
+    finally:
+        close_old_connections()
 
 
 def reset_deployment_identity() -> None:

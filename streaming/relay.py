@@ -25,7 +25,7 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
-from flags.deployment import Identity, deployment_identity
+from flags.deployment import Identity, deployment_identity, load_deployment_identity
 from flags.events import ChangeEvent
 from sidekick import metrics, readiness
 from streaming.envelope import Rejected, open_envelope, seal
@@ -125,7 +125,7 @@ class Relay:
         if self._probe_arrived is None:
             self._probe_arrived = asyncio.Event()
         if self.identity is None:  # the database is needed to start anyway: errors propagate
-            self.identity = await sync_to_async(deployment_identity, thread_sensitive=False)()
+            self.identity = await sync_to_async(load_deployment_identity, thread_sensitive=False)()
         group = updates_group(self.identity)
         try:
             if self.channel_name is None:
