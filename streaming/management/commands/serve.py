@@ -60,7 +60,8 @@ def _die_with_parent() -> None:
 
 
 def worker_command(fd: int, proxy_headers: bool) -> list[str]:
-    command = [sys.executable, "-m", "daphne", "--fd", str(fd)]
+    # The protected entry point (request bounds, log redaction), as every other start uses.
+    command = [sys.executable, "-m", "sidekick.server", "--fd", str(fd)]
     if proxy_headers:
         command.append("--proxy-headers")
     return [*command, ASGI_APPLICATION]
