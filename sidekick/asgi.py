@@ -15,17 +15,21 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from sidekick.guards import ExposureGuard  # noqa: E402
 from streaming.collector import freeze_new  # noqa: E402
 from streaming.hub import HubStartMiddleware  # noqa: E402
 from streaming.routing import stream_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        # The first request starts the process's hub (group subscription, store, reconciliation).
-        "http": HubStartMiddleware(
-            URLRouter([*stream_urlpatterns, re_path(r"", django_application)])  # type: ignore[arg-type]
-        ),
-    }
+# ExposureGuard: ALLOWED_HOSTS for every route, /stream included (sidekick/guards.py).
+application = ExposureGuard(
+    ProtocolTypeRouter(
+        {
+            # The first request starts the hub (group subscription, store, reconciliation).
+            "http": HubStartMiddleware(
+                URLRouter([*stream_urlpatterns, re_path(r"", django_application)])  # type: ignore[arg-type]
+            ),
+        }
+    )
 )
 
 # Everything loaded by now (Django, DRF, Twisted, the URL conf, the admin) stays for the life of
