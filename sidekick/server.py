@@ -92,6 +92,10 @@ class BoundedChannel(http.HTTPChannel):
     factory: BoundedHTTPFactory
     refused = False
     _read_deadline: DelayedCall | None = None
+    # Whether any byte of the awaited request has arrived: an idle connection is closed quietly
+    # (an unsolicited 408 on a pooled keep-alive connection can confuse a client), a half-sent
+    # request is told why.
+    _request_begun = False
 
     def connectionMade(self) -> None:
         super().connectionMade()
@@ -99,6 +103,7 @@ class BoundedChannel(http.HTTPChannel):
 
     def _arm_read_deadline(self) -> None:
         self._cancel_read_deadline()
+        self._request_begun = False
         seconds = self.factory.read_timeout_seconds
         if seconds > 0:
             self._read_deadline = self.callLater(seconds, self._read_deadline_passed)
@@ -110,7 +115,12 @@ class BoundedChannel(http.HTTPChannel):
 
     def _read_deadline_passed(self) -> None:
         self._read_deadline = None
-        self._refuse(408, "Request Timeout", "The request did not arrive in time.")
+        if self._request_begun:
+            self._refuse(408, "Request Timeout", "The request did not arrive in time.")
+        else:
+            self.refused = True
+            self.loseConnection()
+            self.callLater(LINGER_SECONDS, self._abort)
 
     def refuse_too_large(self) -> None:
         limit = self.factory.max_body_bytes
@@ -142,6 +152,7 @@ class BoundedChannel(http.HTTPChannel):
     def dataReceived(self, data: bytes) -> None:
         if self.refused:
             return
+        self._request_begun = True
         super().dataReceived(data)
 
     def rawDataReceived(self, data: bytes) -> None:
