@@ -173,3 +173,20 @@ def test_the_access_log_redacts_query_keys(bounded_group, bounded):
         message=bounded.log_tail,
     )
     assert key not in bounded.log_path.read_text()
+
+
+def test_every_serve_worker_runs_the_protected_server(make_server_group, private_redis):
+    group = make_server_group(
+        redis_url=private_redis.url,
+        extra_env={"SIDEKICK_REQUEST_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT_SECONDS)},
+    )
+    server = group.add_server(workers=2)
+    # Enough connections that both workers (the kernel hands each to whichever accepts) answer.
+    for _ in range(6):
+        with _connect(server) as sock:
+            sock.sendall(
+                b"POST /api/flags HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 600000000\r\n\r\n"
+            )
+            response = _read_response(sock, timeout=5.0)
+        assert response, "no answer within 5 s: a worker waited for the body"
+        assert _status_and_body(response)[0] == 413
