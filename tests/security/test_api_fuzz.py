@@ -79,6 +79,8 @@ def test_every_operation_answers_within_its_schema(api_schema, fuzz_group, admin
             )
 
         call()
+    log = fuzz_group.servers[0].log_path.read_text(errors="replace")
+    assert "Traceback" not in log, fuzz_group.servers[0].log_tail(80)
 
 
 def test_sequences_of_calls_stay_within_the_schema(fuzz_group, admin_headers):
@@ -95,6 +97,7 @@ def test_sequences_of_calls_stay_within_the_schema(fuzz_group, admin_headers):
         def validate_response(self, response, case, **kwargs):
             case.validate_response(response, checks=CHECKS)
 
+    server = fuzz_group.servers[0]
     run_state_machine_as_test(
         Workflow,
         # Generation only: a step's inputs come from the live server's earlier answers, so a
@@ -103,3 +106,4 @@ def test_sequences_of_calls_stay_within_the_schema(fuzz_group, admin_headers):
             FUZZ_SETTINGS, max_examples=25, stateful_step_count=6, phases=[Phase.generate]
         ),
     )
+    assert "Traceback" not in server.log_path.read_text(errors="replace"), server.log_tail(80)

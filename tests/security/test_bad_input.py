@@ -82,6 +82,7 @@ def test_a_wildcard_content_type_is_not_json(admin, live):
     response = admin.post("/api/flags", content=b'{"key": "wild"}', headers={"Content-Type": "*/*"})
     assert_error_shape(response, 415)
     assert admin.get("/api/flags/wild").status_code == 404
+    assert_no_traceback(live)
 
 
 @pytest.mark.parametrize(
@@ -107,6 +108,7 @@ def test_parse_errors_speak_of_the_body_not_the_interpreter(admin, live, body, e
 def test_an_unknown_api_path_answers_json_for_every_method(admin, live, method, path):
     body = assert_error_shape(admin.request(method, path), 404)
     assert body["detail"] == "Not found."
+    assert_no_traceback(live)
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "PATCH", "DELETE"])
