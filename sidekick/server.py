@@ -149,6 +149,13 @@ class BoundedChannel(http.HTTPChannel):
         if transport is not None and transport.connected:
             transport.abortConnection()
 
+    def _send100Continue(self) -> None:
+        # Twisted sends `100 Continue` right after the length is known, which is after a 413
+        # for an oversized Content-Length: a refused client must not be invited to send.
+        if self.refused:
+            return
+        super()._send100Continue()
+
     def dataReceived(self, data: bytes) -> None:
         if self.refused:
             return

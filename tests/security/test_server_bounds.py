@@ -73,6 +73,18 @@ def test_content_length_over_the_limit_is_refused_before_the_body(bounded):
     assert time.monotonic() - started < 5.0
 
 
+def test_an_oversized_body_is_not_invited_with_100_continue(bounded):
+    with _connect(bounded) as sock:
+        sock.sendall(
+            b"POST /api/flags HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 600000000\r\nExpect: 100-continue\r\n\r\n"
+        )
+        response = _read_response(sock, timeout=5.0)
+    assert response.startswith(b"HTTP/1.1 413")
+    assert b"100 Continue" not in response
+    assert _status_and_body(response)[1]["errors"] == {}
+
+
 def test_a_chunked_body_is_cut_at_the_limit(bounded):
     chunk = b"x" * 65536
     frame = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
