@@ -140,6 +140,32 @@ def test_headers_that_never_complete_are_cut_after_the_read_timeout(bounded):
     assert set(body) == {"detail", "errors"}
 
 
+def test_a_body_that_never_completes_is_cut_after_the_read_timeout(bounded):
+    with _connect(bounded) as sock:
+        sock.sendall(
+            b"POST /api/flags HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n"
+        )
+        started = time.monotonic()
+        sock.settimeout(0.5)
+        response = b""
+        # One body byte every half second: 1,000 of them would take over eight minutes.
+        while time.monotonic() - started < 4 * READ_TIMEOUT_SECONDS:
+            try:
+                sock.sendall(b" ")
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            if not chunk:
+                break
+            response += chunk
+        elapsed = time.monotonic() - started
+    assert elapsed < 4 * READ_TIMEOUT_SECONDS, "the half-sent body was never cut"
+    assert _status_and_body(response)[0] == 408
+
+
 def test_a_connection_that_sends_nothing_is_closed_quietly_after_the_read_timeout(bounded):
     with _connect(bounded) as sock:
         started = time.monotonic()
