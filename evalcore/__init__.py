@@ -7,16 +7,11 @@ environment sets SIDEKICK_NO_EXTENSIONS=1; otherwise `evalcore._core_py` answers
 
 from __future__ import annotations
 
-import os
-
 from evalcore._core_py import Evaluation
-
-# The one variable read outside sidekick/settings.py: this package is also used without Django
-# (the Python SDK, offline stores), so it cannot depend on Django settings.
-_NO_EXTENSIONS = os.environ.get("SIDEKICK_NO_EXTENSIONS") == "1"
+from evalcore.extensions import extensions_disabled
 
 try:
-    if _NO_EXTENSIONS:
+    if extensions_disabled():
         raise ImportError("SIDEKICK_NO_EXTENSIONS=1")
     from evalcore._core import IMPLEMENTATION, FlagStore, bucket, murmur3_32
 except ImportError:

@@ -22,7 +22,7 @@ from flags.forms import (
     TryUserForm,
 )
 from flags.models import MAX_RULES, ApiKey, ChangeRecord, Flag, Rule
-from streaming.flag_store import process_flag_store
+from flags.store import process_flag_store
 
 admin.site.site_header = "Sidekick"
 admin.site.site_title = "Sidekick"

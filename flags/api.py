@@ -32,8 +32,9 @@ from flags.serializers import (
     FlagPatchSerializer,
     FlagSerializer,
 )
+from flags.store import process_flag_store
 from flags.validation import key_problem
-from streaming.flag_store import process_flag_store
+from sidekick.metrics import evaluation_counted
 
 ERRORS = {
     code: OpenApiResponse(ErrorSerializer, description=text)
@@ -228,6 +229,7 @@ class EvaluateApi(_ApiView):
     def post(self, request: Request) -> Response:
         flag_key, user_key, attributes = _evaluate_input(request.data)
         evaluation = process_flag_store().evaluate(flag_key, user_key, attributes)
+        evaluation_counted(evaluation.reason)  # ops: metrics (keep through the refactor)
         return Response(
             {
                 "flag": flag_key,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Max, QuerySet
 
 from flags.models import ApiKey, ChangeRecord, Flag, FlagTombstone
 from flags.wire import WireFlag, flag_to_wire, format_timestamp
@@ -56,3 +56,22 @@ def change_record_wire(record: ChangeRecord) -> dict[str, Any]:
 
 def api_key_list() -> QuerySet[ApiKey]:
     return ApiKey.objects.order_by("-created_at")
+
+
+def change_watermark() -> int:
+    """The id of the newest change record (0: none yet); moves with every committed flag change."""
+    return ChangeRecord.objects.aggregate(newest=Max("id"))["newest"] or 0
+
+
+def changes_after(change_id: int) -> list[ChangeRecord]:
+    """The change records newer than `change_id`, oldest first."""
+    return list(ChangeRecord.objects.filter(id__gt=change_id).order_by("id"))
+
+
+def revoked_key_count() -> int:
+    """How many keys are revoked; a revocation is never undone, so this only grows."""
+    return ApiKey.objects.filter(revoked_at__isnull=False).count()
+
+
+def revoked_key_ids() -> set[int]:
+    return set(ApiKey.objects.filter(revoked_at__isnull=False).values_list("id", flat=True))

@@ -1,8 +1,8 @@
 """The one write path: every change to flags and API keys, from REST, the admin and commands.
 
 Each flag write runs in one transaction: validate, lock the row, check If-Match, write the flag and
-its rules, bump the version, append the change record. Only after the commit does the change reach
-this process's store and every other instance (`streaming.publish.publish_flag_change`).
+its rules, bump the version, append the change record. Only after the commit is the change
+published (`flags.events.publish_flag_change`): to this process's store, then to its listeners.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Any, NamedTuple
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from flags import events
 from flags.api_keys import Role, hash_secret, new_secret
 from flags.exceptions import FlagNotFound, FlagValidationError, VersionMismatch
 from flags.models import ApiKey, ChangeAction, ChangeRecord, Flag, FlagTombstone, Rule
 from flags.validation import validate_flag, validate_flag_patch
 from flags.wire import WireFlag, flag_to_wire
-from streaming.publish import publish_flag_change, publish_key_revoked
 
 # A create that loses the race for a new key to a concurrent create retries as a replace.
 _CREATE_ATTEMPTS = 3
@@ -59,8 +59,8 @@ def _record(*, key: str, version: int, action: str, actor: str, before: Any, aft
     )
 
 
-def _publish_on_commit(event: dict[str, Any]) -> None:
-    transaction.on_commit(lambda: publish_flag_change(event))
+def _publish_on_commit(event: events.ChangeEvent) -> None:
+    transaction.on_commit(lambda: events.publish_flag_change(event))
 
 
 def _locked_flag(key: str) -> Flag | None:
@@ -129,7 +129,7 @@ def _upsert_once(*, fields: dict[str, Any], actor: str, if_match: int | None) ->
         before=before,
         after=after,
     )
-    _publish_on_commit({"type": "UPSERT", "flag": after})
+    _publish_on_commit(events.upsert_event(after))
     return FlagUpsertResult(flag=after, created=created)
 
 
@@ -163,7 +163,7 @@ def flag_patch(*, key: str, data: Any, actor: str, if_match: int | None = None) 
         before=before,
         after=after,
     )
-    _publish_on_commit({"type": "UPSERT", "flag": after})
+    _publish_on_commit(events.upsert_event(after))
     return after
 
 
@@ -184,7 +184,7 @@ def flag_delete(*, key: str, actor: str, if_match: int | None = None) -> int:
     _record(
         key=key, version=version, action=ChangeAction.DELETE, actor=actor, before=before, after=None
     )
-    _publish_on_commit({"type": "DELETE", "key": key, "version": version})
+    _publish_on_commit(events.delete_event(key, version))
     return version
 
 
@@ -209,5 +209,5 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
         key_id = api_key.pk
-        transaction.on_commit(lambda: publish_key_revoked(key_id))
+        transaction.on_commit(lambda: events.publish_key_revoked(key_id))
     return api_key

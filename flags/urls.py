@@ -1,4 +1,4 @@
-"""REST API routes (mounted under /api/), exactly as DESIGN.md names them: no trailing slashes."""
+"""REST API routes (mounted under /api/), as docs/contract.md names them: no trailing slashes."""
 
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView

@@ -1,13 +1,20 @@
-"""The wire format of a flag (DESIGN "Flag"): the one dict shape REST, the stream and SDKs share."""
+"""The wire format of a flag (docs/contract.md, "Flag"): the one dict shape REST, the stream and
+SDKs share, and the one JSON encoding they are sent in."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from flags.models import Flag, Rule
 
 WireFlag = dict[str, Any]
+
+
+def encode_json(value: Any) -> str:
+    """The one JSON encoding used on the wire: compact, UTF-8 text (no ASCII escaping)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def format_timestamp(moment: datetime) -> str:

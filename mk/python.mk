@@ -1,4 +1,5 @@
-# Python: ruff and mypy over the server and the Python SDK, then pytest over tests/
+# Python: ruff, mypy and the import contracts (pyproject's [tool.importlinter]) over the server
+# and the Python SDK, then pytest over tests/
 # (tests/mobile needs the native library built first: test-mobile runs it).
 
 LINT_TARGETS += lint-python
@@ -12,6 +13,7 @@ lint-python: $(PY_STAMP)
 	$(PY) -m ruff check $(PY_LINT_PATHS)
 	$(PY) -m ruff format --check $(PY_LINT_PATHS)
 	$(PY) -m mypy sidekick flags streaming evalcore sdks/python/sidekick_sdk
+	PYTHONPATH=sdks/python $(VENV)/bin/lint-imports --no-cache
 
 test-python: $(PY_STAMP)
 	$(PYTEST) tests --ignore=tests/mobile

@@ -12,7 +12,8 @@ reaches Django (docs/security.md):
   the moment the connection is ready for it (accepted, or its previous response sent); else it
   is answered 408 and closed. Twisted's own timeout only measures silence, so a client sending
   one header line every few seconds would hold the connection (and its descriptor) forever.
-- The access log shows `?sdk_key=` values as `[redacted]`: client keys travel in /stream URLs.
+- daphne's access log, when it is on (not `-v 0`), goes through sidekick.logs.redact_secrets:
+  client keys travel in /stream URLs.
 
 `make run`, `manage.py serve` (each of its workers), the Docker image and docs/deploy.md all
 start the server through this module.
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -35,19 +35,14 @@ from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from twisted.web import http
 
+from sidekick.logs import redact_secrets
+
 logger = logging.getLogger("sidekick.server")
 
 # How long a refused connection may keep sending (read and dropped, never stored) before it is
 # cut: long enough for the client to read the error instead of a reset, short enough to hold
 # nothing for long.
 LINGER_SECONDS = 2.0
-
-_QUERY_KEY = re.compile(r"(?i)([?&;]sdk(?:_|%5f)key=)[^&;#\s]*")
-
-
-def redact_secrets(text: str) -> str:
-    """The text with every `sdk_key=` query value replaced (a URL, or a log line holding one)."""
-    return _QUERY_KEY.sub(r"\1[redacted]", text)
 
 
 def _error_response(status: int, reason: str, detail: str) -> bytes:

@@ -1,1 +1,1 @@
-"""The stream: the SSE consumer, the channel-layer broadcast, the per-process flag store."""
+"""The stream: the SSE consumer and the way a published change reaches it (see `streaming.hub`)."""

@@ -6,8 +6,9 @@ fall between them), writes the shared snapshot bytes and returns — the consume
 until `http.disconnect`, which unsubscribes it. (Channels' AsyncHttpConsumer cannot do this: it
 ends the response when `handle()` returns and cannot see a disconnect while `handle()` runs.)
 
-The connection has no channel-layer channel of its own: deltas come from the hub, which holds
-the process's one group subscription, so a delta costs one Redis message per instance.
+The connection has no channel-layer channel of its own: changes are fanned out to it by the hub
+(`streaming.hub`), whose relay holds the process's one group subscription, so a change costs one
+Redis message per process.
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ from channels.exceptions import StopConsumer
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
-from streaming.flag_store import encode_json, process_flag_store
-from streaming.hub import StreamSubscriber, update_hub
+from flags import api_keys
+from flags.store import process_flag_store
+from flags.wire import encode_json
+from streaming.fanout import StreamSubscriber
+from streaming.hub import update_hub
+from streaming.protocol import snapshot_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +78,7 @@ class VerifiedKeys:
     Every SDK reconnects at once after a deploy or a network blip; without this each of them is
     a key lookup (and, with CONN_MAX_AGE=0, a new database connection). A key verified less than
     FRESH_SECONDS ago is accepted again without asking the database, unless this process has heard
-    of its revocation (then it is refused at once; an instance that missed the broadcast refuses it
+    of its revocation (then it is refused at once; an instance that missed the relay refuses it
     after at most FRESH_SECONDS). While the database is unreachable, a key verified less than
     STALE_SECONDS ago is still accepted: streams keep serving through the outage.
     """
@@ -140,7 +145,7 @@ def authenticate_stream(scope: dict[str, Any]) -> Any:
 
 def _revoked(principal: Any) -> bool:
     """Whether a remembered principal's key was revoked since (as this process has heard)."""
-    return getattr(principal, "key_id", None) in update_hub().revoked_key_ids
+    return getattr(principal, "key_id", None) in update_hub().streams.revoked_key_ids
 
 
 def check_stream_credentials(authorization: str | None, query_key: str | None) -> Any:
@@ -149,8 +154,6 @@ def check_stream_credentials(authorization: str | None, query_key: str | None) -
     Raises AuthError(401) for missing or wrong credentials and AuthError(403) for a valid key that
     may not be used this way.
     """
-    from flags import api_keys
-
     close_old_connections()
     try:
         if authorization is not None:
@@ -207,9 +210,10 @@ class StreamConsumer(AsyncConsumer):
             return
         hub = update_hub()
         await hub.ensure_started()
-        self.subscriber = hub.subscribe(self.base_send, getattr(principal, "key_id", None))
+        streams = hub.streams
+        self.subscriber = streams.subscribe(self.base_send, getattr(principal, "key_id", None))
         try:
-            snapshot = process_flag_store().encoded_snapshot()
+            snapshot = snapshot_bytes.of(process_flag_store())
             await self.send(
                 {
                     "type": "http.response.start",
@@ -218,20 +222,20 @@ class StreamConsumer(AsyncConsumer):
                 }
             )
             await self.subscriber.open(snapshot)
-            if self.subscriber.key_id in hub.revoked_key_ids:  # revoked while it opened
-                hub.unsubscribe(self.subscriber)
+            if self.subscriber.key_id in streams.revoked_key_ids:  # revoked while it opened
+                streams.unsubscribe(self.subscriber)
                 await self.subscriber.end()
             else:
                 hub.stream_opened()
         except BaseException:
             # The consumer ends here and will never see its disconnect: unsubscribe now.
-            hub.unsubscribe(self.subscriber)
+            streams.unsubscribe(self.subscriber)
             self.subscriber = None
             raise
 
     async def http_disconnect(self, message: dict[str, Any]) -> None:
         if self.subscriber is not None:
-            update_hub().unsubscribe(self.subscriber)
+            update_hub().streams.unsubscribe(self.subscriber)
             self.subscriber = None
         raise StopConsumer()
 

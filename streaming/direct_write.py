@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
 
+from evalcore.extensions import extensions_disabled
+
 logger = logging.getLogger(__name__)
 
 # Major versions whose internals this was written against and tested with (daphne 4.2,
@@ -80,10 +82,10 @@ def _send_to_all_py(fds: Sequence[int], data: bytes, sent: array.array[int]) -> 
     return incomplete
 
 
-# The same switch as the evaluation core's (evalcore/__init__.py): a deployment that cannot
-# build or load C extensions runs the pure-Python twin of each.
+# The same switch as the evaluation core's: a deployment that cannot build or load C extensions
+# runs the pure-Python twin of each.
 try:
-    if os.environ.get("SIDEKICK_NO_EXTENSIONS") == "1":
+    if extensions_disabled():
         raise ImportError("SIDEKICK_NO_EXTENSIONS=1")
     from streaming._fanout import send_to_all
 except ImportError:

@@ -190,7 +190,11 @@ SK_API(sk_store_free) void sk_store_free(sk_store *store);
  * (the caller must not touch it again). Version-aware: when both the incoming and the stored (or
  * deleted) version are non-zero and the incoming one is not newer, nothing changes and
  * SK_IGNORED_STALE is returned. Returns SK_OK when applied; SK_ERR_INVALID_ARGUMENT for a NULL
- * store or flag; SK_ERR_NOMEM (store unchanged). */
+ * store or flag; SK_ERR_NOMEM (store unchanged).
+ * This is where the flag is prepared for evaluation, outside the readers' lock: Equals/NotEquals
+ * values are sorted, and Contains/StartsWith/EndsWith rules with many values get a trie, in time
+ * and memory linear in the values' total length, so that evaluating a rule costs time linear in
+ * the attribute's length however many values it has. */
 SK_API(sk_store_upsert) int32_t sk_store_upsert(sk_store *store, sk_flag *flag);
 
 /* Removes the flag under key. version is the DELETE event's version (0 = unconditional). A

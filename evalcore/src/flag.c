@@ -13,6 +13,14 @@
  * when a length check settles most of them. */
 #define LINEAR_SCAN_MAX 8
 
+/* Contains / StartsWith / EndsWith rules with at most this many values, each (for Contains) at
+ * most SIMPLE_CONTAINS_MAX_BYTES long, are answered by a loop over the values: for the short
+ * lists most rules have it is cheaper than a trie walk, and its cost per attribute byte stays
+ * bounded (values x bytes compared per position). Larger rules get a text matcher, whose cost
+ * does not grow with the number of values. */
+#define SIMPLE_LOOP_MAX_VALUES    8
+#define SIMPLE_CONTAINS_MAX_BYTES 32
+
 /* Points an empty view somewhere valid so that memcmp/memchr never see NULL. */
 static const char empty_bytes[1] = {0};
 
@@ -188,6 +196,7 @@ void sk_flag_free(sk_flag *flag) {
     free(rule->bytes);
     free(rule->ends);
     free(rule->values);
+    sk_text_matcher_free(rule->matcher);
   }
   free(flag->rules);
   free(flag->key);
@@ -208,7 +217,34 @@ static int compare_slices(const void *a, const void *b) {
   return compare_bytes(x->ptr, x->len, y->ptr, y->len);
 }
 
+/* Whether a rule is answered by a text matcher rather than a loop over its values. */
+static bool needs_matcher(const sk_rule *rule) {
+  if (rule->op != SK_OP_CONTAINS && rule->op != SK_OP_STARTS_WITH && rule->op != SK_OP_ENDS_WITH) {
+    return false;
+  }
+  if (rule->value_count > SIMPLE_LOOP_MAX_VALUES) {
+    return true;
+  }
+  if (rule->op == SK_OP_CONTAINS) {
+    size_t start = 0;
+    for (size_t i = 0; i < rule->value_count; i++) {
+      if (rule->ends[i] - start > SIMPLE_CONTAINS_MAX_BYTES) {
+        return true;
+      }
+      start = rule->ends[i];
+    }
+  }
+  return false;
+}
+
 static int32_t finalise_rule(sk_rule *rule) {
+  if (needs_matcher(rule)) {
+    const int32_t status =
+        sk_text_matcher_build(rule->op, rule->bytes, rule->ends, rule->value_count, &rule->matcher);
+    if (status != SK_OK) {
+      return status;
+    }
+  }
   if (rule->value_count > 0) {
     sk_slice *values = malloc(rule->value_count * sizeof *values);
     if (values == NULL) {
@@ -230,6 +266,7 @@ static int32_t finalise_rule(sk_rule *rule) {
   free(rule->ends);
   rule->ends = NULL;
   rule->values_cap = 0;
+  rule->evaluate_as = rule->matcher != NULL ? SK_RULE_BY_MATCHER : rule->op;
   return SK_OK;
 }
 
@@ -319,7 +356,9 @@ static bool rule_matches(const sk_rule *rule, const sk_attribute *attributes,
   const sk_slice *values = rule->values;
   const size_t count = rule->value_count;
 
-  switch (rule->op) {
+  switch (rule->evaluate_as) {
+  case SK_RULE_BY_MATCHER:
+    return sk_text_matcher_matches(rule->matcher, value, value_len);
   case SK_OP_EQUALS:
     return values_contain(values, count, value, value_len);
   case SK_OP_NOT_EQUALS:

@@ -14,6 +14,10 @@
 
 #include "murmur3.h"
 #include "sidekick.h"
+#include "text_matcher.h"
+
+/* A finalised rule's evaluate_as when its text matcher answers it (not an sk_operator). */
+#define SK_RULE_BY_MATCHER (SK_OP_ENDS_WITH + 1)
 
 /* A borrowed view of bytes owned by the record that holds it. */
 typedef struct sk_slice {
@@ -25,6 +29,8 @@ typedef struct sk_rule {
   char *attribute;
   size_t attribute_len;
   int32_t op;
+  /* Set when finalising: what evaluation switches on, op itself or SK_RULE_BY_MATCHER. */
+  int32_t evaluate_as;
   /* While building: every value back to back in `bytes`, value i ending at ends[i]. */
   char *bytes;
   size_t bytes_len;
@@ -35,6 +41,9 @@ typedef struct sk_rule {
   /* After finalising: one slice per value (for Equals and NotEquals with more than a few values,
    * sorted by length, then bytes, so that a lookup is a binary search); `ends` is gone. */
   sk_slice *values;
+  /* After finalising a Contains / StartsWith / EndsWith rule too large for a plain loop over
+   * its values (see flag.c): the trie that answers it; NULL otherwise. */
+  sk_text_matcher *matcher;
 } sk_rule;
 
 struct sk_flag {

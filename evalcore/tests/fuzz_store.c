@@ -2,7 +2,10 @@
  * fuzz_store.c — differential fuzzing: random sequences of flag builds, upserts, removes, clears
  * and evaluations run against the core and against a deliberately naive model of the contract
  * (linear scans, the bucket hashed from the concatenated string); any disagreement, crash or
- * sanitizer report is a bug.
+ * sanitizer report is a bug. Some rules get many values, or values longer than 32 bytes, so the
+ * core answers them with its text matchers while the model still compares value by value.
+ * Built with -DSK_TEXT_MATCHER_DENSE_BASE_CELLS=0 -DSK_TEXT_MATCHER_DENSE_CELLS_PER_BYTE=0, the
+ * matchers keep a full row for the root only, so Contains runs on failure links everywhere else.
  *
  * Built as a libFuzzer target with -DSK_LIBFUZZER (clang -fsanitize=fuzzer); otherwise a main()
  * feeds it a fixed number of pseudo-random inputs so that any compiler can run it.
@@ -13,7 +16,8 @@
 #include "harness.h"
 #include "sidekick.h"
 
-enum { KEYS = 4, MAX_RULES = 3, MAX_VALUES = 3, MAX_STR = 6, MAX_ATTRS = 3 };
+enum { KEYS = 4, MAX_RULES = 3, FEW_VALUES = 3, MAX_VALUES = 24, MAX_STR = 6, MAX_LONG = 40 };
+enum { MAX_ATTRS = 3, POOL = 8, MAX_ATTR_LEN = 3 * MAX_LONG };
 
 static const char *const keys[KEYS] = {"a", "k1", "flag.x", "Beta-9"};
 static const char *const names[] = {"email", "plan", "x"};
@@ -21,7 +25,7 @@ static const char *const names[] = {"email", "plan", "x"};
 static const char alphabet[] = {'a', 'b', '@', '.', (char)0xc3, (char)0xa9, '\0'};
 
 typedef struct text {
-  char bytes[MAX_STR];
+  char bytes[MAX_LONG];
   size_t len;
 } text;
 
@@ -47,6 +51,15 @@ typedef struct input {
   size_t size;
 } input;
 
+/* The last POOL rule values built: attribute values are often pieced together from them, so
+ * that overlapping values, prefixes and suffixes really occur in what is evaluated. */
+typedef struct text_pool {
+  text texts[POOL];
+  size_t count;
+} text_pool;
+
+static text_pool pool;
+
 static uint8_t next(input *in) {
   if (in->size == 0) {
     return 0;
@@ -55,13 +68,64 @@ static uint8_t next(input *in) {
   return *in->data++;
 }
 
+/* Mostly up to MAX_STR random bytes; one in eight is a short pattern repeated to 30..40 bytes,
+ * long enough to need a Contains matcher and periodic, so long values overlap each other and
+ * long attributes often. */
 static text next_text(input *in) {
   text t;
-  t.len = next(in) % (MAX_STR + 1);
+  const uint8_t shape = next(in);
+  if (shape % 8 != 0) {
+    t.len = shape / 8 % (MAX_STR + 1);
+    for (size_t i = 0; i < t.len; i++) {
+      t.bytes[i] = alphabet[next(in) % sizeof alphabet];
+    }
+    return t;
+  }
+  char period[3];
+  const size_t period_len = 1 + shape / 8 % 3;
+  for (size_t i = 0; i < period_len; i++) {
+    period[i] = alphabet[next(in) % sizeof alphabet];
+  }
+  t.len = 30 + next(in) % (MAX_LONG - 30 + 1);
   for (size_t i = 0; i < t.len; i++) {
-    t.bytes[i] = alphabet[next(in) % sizeof alphabet];
+    t.bytes[i] = period[i % period_len];
+  }
+  if (next(in) % 2 == 0) {
+    t.bytes[t.len - 1] = alphabet[next(in) % sizeof alphabet]; /* "aaa…ab" */
   }
   return t;
+}
+
+typedef struct attribute_text {
+  char bytes[MAX_ATTR_LEN];
+  size_t len;
+} attribute_text;
+
+/* One to three pieces, each a fresh text or a pooled rule value, whole or cut to a part. */
+static attribute_text next_attribute_text(input *in) {
+  attribute_text a;
+  a.len = 0;
+  const int pieces = 1 + next(in) % 3;
+  for (int i = 0; i < pieces; i++) {
+    const uint8_t choice = next(in);
+    if (pool.count == 0 || choice % 2 != 0) {
+      const text fresh = next_text(in);
+      memcpy(a.bytes + a.len, fresh.bytes, fresh.len);
+      a.len += fresh.len;
+      continue;
+    }
+    const size_t held = pool.count < POOL ? pool.count : POOL;
+    const text *piece = &pool.texts[choice / 2 % held];
+    size_t from = 0;
+    size_t to = piece->len;
+    if (choice / 32 % 2 != 0 && to > 0) { /* a part of it */
+      from = next(in) % (to + 1);
+      to = from + next(in) % (to - from + 1);
+    }
+    memcpy(a.bytes + a.len, piece->bytes + from, to - from);
+    a.len += to - from;
+  }
+  return a;
 }
 
 static bool text_eq(const char *a, size_t a_len, const text *b) {
@@ -173,9 +237,17 @@ static int32_t build(input *in, size_t key, model_flag *m, sk_flag **out) {
       sk_flag_free(flag);
       return status;
     }
-    rule->value_count = next(in) % (MAX_VALUES + 1);
+    const uint8_t many = next(in);
+    rule->value_count = many % 4 == 0 ? 9 + many / 4 % (MAX_VALUES - 8) : many % (FEW_VALUES + 1);
     for (int v = 0; v < rule->value_count; v++) {
       rule->values[v] = next_text(in);
+      if (rule->value_count > FEW_VALUES && rule->values[v].len < 2 && next(in) % 16 != 0) {
+        /* Among many values an empty or one-byte one would match nearly everything. */
+        while (rule->values[v].len < 2) {
+          rule->values[v].bytes[rule->values[v].len++] = alphabet[next(in) % sizeof alphabet];
+        }
+      }
+      pool.texts[pool.count++ % POOL] = rule->values[v];
       CHECK_EQ(sk_flag_add_value(flag, rule->values[v].bytes, rule->values[v].len), SK_OK);
     }
   }
@@ -185,6 +257,7 @@ static int32_t build(input *in, size_t key, model_flag *m, sk_flag **out) {
 
 static void run_input(const uint8_t *data, size_t size) {
   input in = {data, size};
+  pool.count = 0;
   const int32_t mode = next(&in) % 2;
   sk_store *store = sk_store_new(mode);
   model_flag model[KEYS];
@@ -240,11 +313,11 @@ static void run_input(const uint8_t *data, size_t size) {
     default: { /* evaluate */
       const text user = next_text(&in);
       sk_attribute attrs[MAX_ATTRS];
-      text values[MAX_ATTRS];
+      attribute_text values[MAX_ATTRS];
       const size_t count = next(&in) % (MAX_ATTRS + 1);
       for (size_t i = 0; i < count; i++) {
         const char *name = names[next(&in) % 3];
-        values[i] = next_text(&in);
+        values[i] = next_attribute_text(&in);
         attrs[i] = (sk_attribute){name, strlen(name), values[i].bytes, values[i].len};
       }
       const bool unknown = next(&in) % 8 == 0;

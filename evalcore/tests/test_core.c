@@ -3,6 +3,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "harness.h"
 #include "sidekick.h"
@@ -566,6 +567,279 @@ static void test_large_value_lists(void) {
   sk_store_free(store);
 }
 
+/* ---- many-value text rules (the text matchers) ------------------------------------------- */
+
+/* Whether a rule with the given values plus eight fillers that never match (so that the core
+ * answers it with a text matcher rather than its loop over few values) matches value. */
+static bool many_rule_matches(int32_t op, const char *const *values, const char *value) {
+  const char *all[64];
+  size_t n = 0;
+  for (; values[n] != NULL; n++) {
+    all[n] = values[n];
+  }
+  static const char *const fillers[] = {"\x01q1", "\x01q2", "\x01q3", "\x01q4",
+                                        "\x01q5", "\x01q6", "\x01q7", "\x01q8"};
+  for (size_t i = 0; i < 8; i++) {
+    all[n++] = fillers[i];
+  }
+  all[n] = NULL;
+  return rule_matches(op, all, "attr", value);
+}
+
+static void test_many_value_contains(void) {
+  const char *overlapping[] = {"he", "she", "his", "hers", NULL};
+  CHECK(many_rule_matches(SK_OP_CONTAINS, overlapping, "ushers"));
+  CHECK(many_rule_matches(SK_OP_CONTAINS, overlapping, "this"));
+  CHECK(many_rule_matches(SK_OP_CONTAINS, overlapping, "ahe"));
+  CHECK(!many_rule_matches(SK_OP_CONTAINS, overlapping, "hs sh ih"));
+  CHECK(!many_rule_matches(SK_OP_CONTAINS, overlapping, ""));
+  /* A value inside another one, reached only through the longer one's path. */
+  const char *inside[] = {"xaby", "ab", NULL};
+  CHECK(many_rule_matches(SK_OP_CONTAINS, inside, "xabz"));
+  CHECK(many_rule_matches(SK_OP_CONTAINS, inside, "xxab"));
+  CHECK(!many_rule_matches(SK_OP_CONTAINS, inside, "xa-by"));
+  const char *prefixes[] = {"abcd", "ab", "ab", "abcdef", NULL}; /* duplicates, prefixes */
+  CHECK(many_rule_matches(SK_OP_CONTAINS, prefixes, "zzab"));
+  CHECK(!many_rule_matches(SK_OP_CONTAINS, prefixes, "a b c d"));
+  const char *empty[] = {"zz", "", NULL};
+  CHECK(many_rule_matches(SK_OP_CONTAINS, empty, ""));
+  CHECK(many_rule_matches(SK_OP_CONTAINS, empty, "anything"));
+  const char *utf8[] = {"\xc3\xa9t\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac", NULL}; /* été, 日本 */
+  CHECK(many_rule_matches(SK_OP_CONTAINS, utf8, "un \xc3\xa9t\xc3\xa9 chaud"));
+  CHECK(many_rule_matches(SK_OP_CONTAINS, utf8, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"));
+  CHECK(!many_rule_matches(SK_OP_CONTAINS, utf8, "ete \xc3\xa9t\xc3"));
+  CHECK(!many_rule_matches(SK_OP_CONTAINS, utf8, "\xe6\x97\xa5 \xe6\x9c\xac"));
+  /* Bytes no value uses (here NUL and 0xff) lead back to the start. */
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  sk_flag *flag = new_flag("f", true, 0, 1);
+  add_rule(flag, "attr", SK_OP_CONTAINS, overlapping);
+  for (int i = 0; i < 8; i++) {
+    CHECK_EQ(sk_flag_add_value(flag, "\x01\x02", 2), SK_OK);
+  }
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+  const sk_attribute split = {"attr", 4, "s\0he\xffh", 6};
+  CHECK_EQ(sk_store_is_enabled(store, S("f"), S("u"), &split, 1), 1); /* "he" after the NUL */
+  const sk_attribute broken = {"attr", 4,
+                               "s\0h\xff"
+                               "e",
+                               5};
+  CHECK_EQ(sk_store_is_enabled(store, S("f"), S("u"), &broken, 1), 0);
+  sk_store_free(store);
+}
+
+static void test_many_value_starts_and_ends_with(void) {
+  const char *prefixes[] = {"admin-", "ad", "ops-", "ops-", "\xc3\xa9quipe", NULL};
+  CHECK(many_rule_matches(SK_OP_STARTS_WITH, prefixes, "admin-1"));
+  CHECK(many_rule_matches(SK_OP_STARTS_WITH, prefixes, "adx"));
+  CHECK(many_rule_matches(SK_OP_STARTS_WITH, prefixes, "\xc3\xa9quipe-3"));
+  CHECK(!many_rule_matches(SK_OP_STARTS_WITH, prefixes, "a"));
+  CHECK(!many_rule_matches(SK_OP_STARTS_WITH, prefixes, "xadmin-"));
+  CHECK(!many_rule_matches(SK_OP_STARTS_WITH, prefixes, "ops"));
+  CHECK(!many_rule_matches(SK_OP_STARTS_WITH, prefixes, ""));
+  const char *suffixes[] = {"@acme.com", "acme.com", ".org", ".org", "\xe6\x9c\xac", NULL};
+  CHECK(many_rule_matches(SK_OP_ENDS_WITH, suffixes, "jane@acme.com"));
+  CHECK(many_rule_matches(SK_OP_ENDS_WITH, suffixes, "xacme.com"));
+  CHECK(many_rule_matches(SK_OP_ENDS_WITH, suffixes, "a.org"));
+  CHECK(many_rule_matches(SK_OP_ENDS_WITH, suffixes, "\xe6\x97\xa5\xe6\x9c\xac"));
+  CHECK(!many_rule_matches(SK_OP_ENDS_WITH, suffixes, "jane@acme.com "));
+  CHECK(!many_rule_matches(SK_OP_ENDS_WITH, suffixes, "org"));
+  CHECK(!many_rule_matches(SK_OP_ENDS_WITH, suffixes, "\x9c\xac"));
+  CHECK(!many_rule_matches(SK_OP_ENDS_WITH, suffixes, ""));
+  const char *empty[] = {"x", "", NULL};
+  CHECK(many_rule_matches(SK_OP_STARTS_WITH, empty, ""));
+  CHECK(many_rule_matches(SK_OP_ENDS_WITH, empty, "abc"));
+}
+
+/* One Contains value longer than the plain loop takes: the classic worst case for a naive
+ * substring search, "aaa...ab" against "aaa...a". */
+static void test_long_contains_value(void) {
+  char needle[41];
+  memset(needle, 'a', 39);
+  needle[39] = 'b';
+  needle[40] = '\0';
+  char text[2001];
+  memset(text, 'a', 2000);
+  text[2000] = '\0';
+  const char *values[] = {needle, NULL};
+  CHECK(!rule_matches(SK_OP_CONTAINS, values, "attr", text));
+  text[1999] = 'b';
+  CHECK(rule_matches(SK_OP_CONTAINS, values, "attr", text));
+  text[1999] = 'a';
+  text[20] = 'b'; /* too early: only 20 a's before it */
+  CHECK(!rule_matches(SK_OP_CONTAINS, values, "attr", text));
+}
+
+static void test_text_rules_with_10000_values(void) {
+  static const int32_t ops[] = {SK_OP_CONTAINS, SK_OP_STARTS_WITH, SK_OP_ENDS_WITH};
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  sk_flag *flag = new_flag("big", true, 0, 1);
+  char value[32];
+  for (int r = 0; r < 3; r++) {
+    CHECK_EQ(sk_flag_add_rule(flag, S("id"), ops[r]), SK_OK);
+    for (int i = SK_MAX_VALUES_PER_RULE - 1; i >= 0; i--) {
+      const int n = snprintf(value, sizeof value, "<%c%d>", 'a' + r, i * 3);
+      CHECK_EQ(sk_flag_add_value(flag, value, (size_t)n), SK_OK);
+    }
+  }
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+  for (int i = 0; i < SK_MAX_VALUES_PER_RULE * 3; i += 7) {
+    for (int r = 0; r < 3; r++) {
+      const int n = snprintf(value, sizeof value, "%s<%c%d>%s", r == 1 ? "" : "x", 'a' + r, i,
+                             r == 2 ? "" : "y");
+      sk_attribute a = {"id", 2, value, (size_t)n};
+      sk_evaluation e = evaluate(store, "big", "u", &a, 1);
+      CHECK_EQ(e.enabled, i % 3 == 0);
+      CHECK_EQ(e.rule_index, i % 3 == 0 ? r : -1);
+    }
+  }
+  sk_store_free(store);
+}
+
+/* A plain reference for the three text operators. */
+static bool reference_text_match(int32_t op, const char *const *values, const size_t *lens,
+                                 size_t count, const char *text, size_t text_len) {
+  for (size_t i = 0; i < count; i++) {
+    const size_t n = lens[i];
+    if (n > text_len) {
+      continue;
+    }
+    if (op == SK_OP_STARTS_WITH && memcmp(text, values[i], n) == 0) {
+      return true;
+    }
+    if (op == SK_OP_ENDS_WITH && memcmp(text + text_len - n, values[i], n) == 0) {
+      return true;
+    }
+    for (size_t at = 0; op == SK_OP_CONTAINS && at + n <= text_len; at++) {
+      if (memcmp(text + at, values[i], n) == 0) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+static uint64_t next_random(uint64_t *x) {
+  *x ^= *x << 13;
+  *x ^= *x >> 7;
+  *x ^= *x << 17;
+  return *x;
+}
+
+/* Random rules of 1 to 2,000 values against random texts pieced from them: the core must agree
+ * with the reference. Half the rounds use four bytes (deep tries, much overlap), half every
+ * byte value (256 classes, so most states of a large Contains matcher have no full row). */
+static void test_text_rules_agree_with_reference(void) {
+  enum { ROUNDS = 60, MAX_COUNT = 2000, MAX_LEN = 9, TEXTS = 200 };
+  static char storage[MAX_COUNT][MAX_LEN];
+  static const char *values[MAX_COUNT + 1];
+  static size_t lens[MAX_COUNT + 1];
+  static const int32_t ops[] = {SK_OP_CONTAINS, SK_OP_STARTS_WITH, SK_OP_ENDS_WITH};
+  uint64_t x = 0x853c49e6748fea9bu;
+  for (int round = 0; round < ROUNDS && harness.current_failures == 0; round++) {
+    const bool narrow = round % 2 == 0;
+    const int32_t op = ops[round / 2 % 3];
+    /* Later narrow rounds: longer values, fewer of them, so that not every text matches. */
+    const bool deep = narrow && round >= 30;
+    size_t count = 1 + next_random(&x) % (round < 30 ? 40 : deep ? 200 : MAX_COUNT);
+    const size_t min_len = deep ? 6 : 1;
+    sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+    sk_flag *flag = new_flag("f", true, 0, 1);
+    CHECK_EQ(sk_flag_add_rule(flag, S("t"), op), SK_OK);
+    for (size_t i = 0; i < count; i++) {
+      lens[i] = min_len + next_random(&x) % (MAX_LEN - min_len + 1);
+      if (next_random(&x) % 500 == 0) {
+        lens[i] = 0;
+      }
+      for (size_t j = 0; j < lens[i]; j++) {
+        const uint64_t r = next_random(&x);
+        storage[i][j] = narrow ? "ab\xc3\0"[r % 4] : (char)(r >> 24);
+      }
+      values[i] = storage[i];
+      CHECK_EQ(sk_flag_add_value(flag, values[i], lens[i]), SK_OK);
+    }
+    /* One value holding every byte gives even a four-byte rule 256 classes, so the full rows
+     * cover only its shallowest states and the deep failure chains run without them. */
+    const size_t piece_count = count;
+    if (deep) {
+      static char every_byte[256];
+      for (int b = 0; b < 256; b++) {
+        every_byte[b] = (char)b;
+      }
+      values[count] = every_byte;
+      lens[count] = sizeof every_byte;
+      CHECK_EQ(sk_flag_add_value(flag, every_byte, sizeof every_byte), SK_OK);
+      count++;
+    }
+    CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+    for (int t = 0; t < TEXTS; t++) {
+      char text[64];
+      size_t len = 0;
+      while (len + MAX_LEN < sizeof text && next_random(&x) % 5 != 0) {
+        const uint64_t r = next_random(&x);
+        if (r % 3 == 0) { /* part of a value */
+          const size_t i = (size_t)(r >> 8) % piece_count;
+          const size_t from = (size_t)(r >> 24) % (lens[i] + 1);
+          const size_t to = from + (size_t)(r >> 40) % (lens[i] - from + 1);
+          memcpy(text + len, values[i] + from, to - from);
+          len += to - from;
+        } else {
+          text[len++] = narrow ? "ab\xc3\0"[(r >> 8) % 4] : (char)(r >> 24);
+        }
+      }
+      const sk_attribute a = {"t", 1, text, len};
+      const bool want = reference_text_match(op, values, lens, count, text, len);
+      CHECK_EQ(sk_store_is_enabled(store, S("f"), S("u"), &a, 1), want);
+    }
+    sk_store_free(store);
+  }
+}
+
+/* CPU time in seconds, or -1 where the platform has no process clock (WASI). */
+static double cpu_seconds(void) {
+#ifdef __wasi__
+  return -1;
+#else
+  const clock_t now = clock();
+  return now == (clock_t)-1 ? -1 : (double)now / CLOCKS_PER_SEC;
+#endif
+}
+
+/* The defect this guards against: with each value searched for separately, a rule of 10,000
+ * Contains values cost (values x attribute length), seconds of CPU for an 80 KB attribute.
+ * Here every value is "a" x (1..64), "b", digits, and the attribute is 80 KB of "a": every
+ * position starts a long partial match of every value, the worst case for the old loop (about
+ * 6 s of CPU at -O2) and for an automaton's failure links. The automaton takes milliseconds;
+ * the bound leaves a margin of more than 100x for slow or loaded machines and sanitizers, and
+ * CPU time (clock) does not count other processes' work. On WASI, which has no process clock,
+ * only the answers are checked. */
+static void test_many_contains_values_cost_linear_time(void) {
+  enum { TEXT = 80 * 1000 };
+  static char text[TEXT];
+  memset(text, 'a', TEXT);
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  sk_flag *flag = new_flag("worst", true, 0, 1);
+  CHECK_EQ(sk_flag_add_rule(flag, S("ua"), SK_OP_CONTAINS), SK_OK);
+  char value[96];
+  size_t n = 0;
+  for (int i = 0; i < SK_MAX_VALUES_PER_RULE; i++) {
+    n = 1 + (size_t)(i % 64);
+    memset(value, 'a', n);
+    n += (size_t)snprintf(value + n, sizeof value - n, "b%d", i);
+    CHECK_EQ(sk_flag_add_value(flag, value, n), SK_OK);
+  }
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+  const sk_attribute a = {"ua", 2, text, TEXT};
+  const double start = cpu_seconds();
+  CHECK_EQ(sk_store_is_enabled(store, S("worst"), S("u"), &a, 1), 0);
+  const double end = cpu_seconds();
+  if (start >= 0 && end >= 0) {
+    CHECK(end - start < 0.5);
+  }
+  memcpy(text + TEXT - n, value, n); /* the last value, at the very end */
+  CHECK_EQ(sk_store_is_enabled(store, S("worst"), S("u"), &a, 1), 1);
+  sk_store_free(store);
+}
+
 static void test_evaluate_argument_errors(void) {
   sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
   CHECK_EQ(sk_store_upsert(store, new_flag("on", true, -1, 1)), SK_OK);
@@ -869,6 +1143,12 @@ int main(void) {
   RUN(test_rollout_percentages);
   RUN(test_rule_before_rollout_at_zero);
   RUN(test_large_value_lists);
+  RUN(test_many_value_contains);
+  RUN(test_many_value_starts_and_ends_with);
+  RUN(test_long_contains_value);
+  RUN(test_text_rules_with_10000_values);
+  RUN(test_text_rules_agree_with_reference);
+  RUN(test_many_contains_values_cost_linear_time);
   RUN(test_evaluate_argument_errors);
   RUN(test_store_new_free_and_null_handles);
   RUN(test_upsert_is_version_aware);

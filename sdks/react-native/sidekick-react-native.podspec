@@ -9,7 +9,7 @@ Pod::Spec.new do |s|
   s.version      = package["version"]
   s.summary      = package["description"]
   s.homepage     = "https://github.com/sidekick-flags/sidekick"
-  s.license      = package["license"]
+  s.license      = { :type => package["license"], :file => "LICENSE" }
   s.authors      = "Sidekick contributors"
   s.platforms    = { :ios => "13.4" }
   s.source       = { :git => "https://github.com/sidekick-flags/sidekick.git", :tag => "v#{s.version}" }

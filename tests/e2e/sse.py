@@ -106,6 +106,16 @@ class StreamRecorder:
         assert self.status is not None
         return self.status
 
+    def wait_closed(self, timeout: float = 10.0) -> None:
+        """Waits until the server ends the response (or the connection drops)."""
+        with self._condition:
+            if not self._condition.wait_for(lambda: self._closed, timeout):
+                raise AssertionError(f"stream still open after {timeout} s")
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def updates(self) -> list[dict[str, Any]]:
         return [json.loads(data) for name, data in self.events if name == "update"]
 

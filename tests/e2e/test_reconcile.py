@@ -21,8 +21,13 @@ WRITE = (
 
 
 def test_periodic_reconciliation_delivers_a_missed_write_to_connected_sdks(make_server_group):
-    # No REDIS_URL: the writing process's broadcast goes nowhere, as if the event were lost.
-    group = make_server_group(keepalive_seconds=1.0, reconcile_seconds=1.0)
+    # No REDIS_URL: the writing process's relay goes nowhere, as if the event were lost; the
+    # watermark poll, which would catch it up first, is slowed down so the reconciliation does.
+    group = make_server_group(
+        keepalive_seconds=1.0,
+        reconcile_seconds=1.0,
+        extra_env={"SIDEKICK_WATERMARK_POLL_SECONDS": "3600"},
+    )
     server = group.add_server()
     with sdk_client(group, server) as sdk:
         sdk.init(timeout=15)

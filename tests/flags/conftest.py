@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from flags import services
+from flags import events, services
 from flags.models import ApiKey, ChangeRecord, FlagTombstone
 from flags.selectors import flag_list_wire
-from streaming.flag_store import reset_process_flag_store
+from flags.store import reset_process_flag_store
 
 
 @pytest.fixture(autouse=True)
@@ -23,17 +23,21 @@ def fresh_process_store() -> Iterator[None]:
 
 
 @pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Every event the service layer publishes; the real publish still runs."""
-    events: list[dict[str, Any]] = []
-    original = services.publish_flag_change
+def published() -> Iterator[list[events.ChangeEvent]]:
+    """Every flag change event published after a commit, as a subscriber sees it."""
+    seen: list[events.ChangeEvent] = []
+    unsubscribe = events.on_flag_change(lambda published: seen.append(published.event))
+    yield seen
+    unsubscribe()
 
-    def recording_publish(event: dict[str, Any]) -> None:
-        events.append(event)
-        original(event)
 
-    monkeypatch.setattr(services, "publish_flag_change", recording_publish)
-    return events
+@pytest.fixture
+def revoked_published() -> Iterator[list[int]]:
+    """The id of every key whose revocation was published."""
+    seen: list[int] = []
+    unsubscribe = events.on_key_revoked(seen.append)
+    yield seen
+    unsubscribe()
 
 
 @pytest.fixture

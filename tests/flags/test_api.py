@@ -1,4 +1,4 @@
-"""The REST contract (DESIGN "REST API"): shapes, status codes, ETag/If-Match, and bad input."""
+"""The REST contract (docs/contract.md): shapes, status codes, ETag/If-Match, and bad input."""
 
 from __future__ import annotations
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import array
-import os
 import socket
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from evalcore.extensions import extensions_disabled
 from streaming import direct_write
 from streaming._fanout import send_to_all as send_to_all_c
 
@@ -77,6 +77,6 @@ def test_a_broken_connection_reports_an_error_not_a_signal(send_to_all, pairs) -
 
 def test_the_compiled_loop_is_used_unless_extensions_are_off() -> None:
     # Built by `pip install -e .`; the pure-Python loop is only the fallback.
-    off = os.environ.get("SIDEKICK_NO_EXTENSIONS") == "1"
+    off = extensions_disabled()
     expected = direct_write._send_to_all_py if off else send_to_all_c
     assert direct_write.send_to_all is expected

@@ -14,11 +14,13 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import ApplicationCommunicator
 
+from flags import store as flag_store
 from flags.models import Flag
 from flags.services import api_key_create, api_key_revoke, flag_delete, flag_upsert
-from streaming import flag_store, hub
+from flags.store import ProcessFlagStore, process_flag_store
+from streaming import hub, relay
 from streaming.consumers import StreamConsumer, verified_keys
-from streaming.flag_store import ProcessFlagStore, process_flag_store
+from streaming.protocol import SnapshotBytes
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
@@ -107,14 +109,15 @@ def test_the_snapshot_is_connected_every_flag_then_ready():
 
 
 def test_the_snapshot_bytes_are_encoded_once_per_revision():
-    store = ProcessFlagStore()
+    store, snapshots = ProcessFlagStore(), SnapshotBytes()
     store.apply({"type": "UPSERT", "flag": {"key": "a", "is_enabled": True, "version": 1}})
-    snapshot = store.encoded_snapshot()
-    assert store.encoded_snapshot() is snapshot
+    snapshot = snapshots.of(store)
+    assert snapshots.of(store) is snapshot
     store.apply({"type": "UPSERT", "flag": {"key": "a", "is_enabled": True, "version": 1}})
-    assert store.encoded_snapshot() is snapshot  # not newer: nothing changed
+    assert snapshots.of(store) is snapshot  # not newer: nothing changed
     store.apply({"type": "UPSERT", "flag": {"key": "a", "is_enabled": False, "version": 2}})
-    assert store.encoded_snapshot() is not snapshot
+    assert snapshots.of(store) is not snapshot
+    assert snapshots.of(ProcessFlagStore()) is not snapshot  # another store, its own bytes
 
 
 def test_writes_after_the_snapshot_arrive_as_update_events_in_order():
@@ -216,12 +219,12 @@ def test_ten_thousand_connect_disconnect_cycles_leave_nothing_behind():
         gc.collect()
         tasks, rss = len(asyncio.all_tasks()), rss_kib()
         layer = get_channel_layer()
-        members = len(layer.groups.get(hub.UPDATES_GROUP, {}))
+        members = len(layer.groups.get(relay.UPDATES_GROUP, {}))
         await cycles(10_000)
         gc.collect()
-        assert len(the_hub.subscribers) == 0
+        assert len(the_hub.streams.subscribers) == 0
         assert len(asyncio.all_tasks()) == tasks
-        assert len(layer.groups.get(hub.UPDATES_GROUP, {})) == members == 1
+        assert len(layer.groups.get(relay.UPDATES_GROUP, {})) == members == 1
         growth = rss_kib() - rss
         assert growth < 8 * 1024, f"RSS grew by {growth} KiB over 10,000 cycles"
 

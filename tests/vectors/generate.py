@@ -2,9 +2,9 @@
 
 Run `python tests/vectors/generate.py` from the repository root after changing it and commit the
 output with it. The hash expectations come from `mmh3`; the evaluation expectations come from the
-small reference evaluator below, written from DESIGN.md alone and sharing no code with evalcore,
-so a vector and an implementation can only agree by both being right. The hand-written vectors in
-evaluation/ are not touched.
+small reference evaluator below, written from the contract (docs/contract.md) alone and sharing no
+code with evalcore, so a vector and an implementation can only agree by both being right. The
+hand-written vectors in evaluation/ are not touched.
 """
 
 from __future__ import annotations

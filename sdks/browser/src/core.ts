@@ -258,7 +258,7 @@ function statusName(status: number): string {
   return readCString((core as CoreExports).sk_status_name(status));
 }
 
-/** The DESIGN conversion of an attribute value to the string the core compares, or undefined. */
+/** The contract's conversion of an attribute value to the text the core compares, or undefined. */
 function attributeString(value: unknown): string | undefined {
   switch (typeof value) {
     case 'string':

@@ -24,7 +24,7 @@ test('loadCore is idempotent', async () => {
   assert.equal(murmur3_32('hello'), 613153351);
 });
 
-test('attribute values convert as DESIGN says', () => {
+test('attribute values convert as the contract says', () => {
   const store = new FlagStore();
   store.upsert(equalsFlag('n', ['1', '0', 'true', 'false', '1000000000000000000000', '-5']));
   const on = (value) => store.isEnabled('n', 'u', { n: value });

@@ -6,7 +6,7 @@ Pod::Spec.new do |s|
   s.version          = "0.1.0"
   s.summary          = "Sidekick feature flags: the C evaluation core for Flutter on iOS."
   s.homepage         = "https://github.com/sidekick-flags/sidekick"
-  s.license          = { :type => "Apache-2.0" }
+  s.license          = { :type => "Apache-2.0", :file => "../LICENSE" }
   s.author           = "Sidekick contributors"
   s.source           = { :path => "." }
   s.source_files     = "Classes/**/*.c"

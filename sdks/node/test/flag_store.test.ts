@@ -17,7 +17,7 @@ test('the addon was built from the ABI this package expects', () => {
   assert.equal(ABI_VERSION, 1);
 });
 
-test('attribute values convert as DESIGN says', () => {
+test('attribute values convert as the contract says', () => {
   assert.equal(attributeText('x'), 'x');
   assert.equal(attributeText(true), 'true');
   assert.equal(attributeText(false), 'false');

@@ -2,7 +2,7 @@
 //
 // Only value conversion lives here: the wire flag object becomes sk_flag builder calls (with the
 // field path of the first value that cannot be converted), attribute values become strings as
-// DESIGN.md says, and every decision is the C core's.
+// docs/contract.md says, and every decision is the C core's.
 
 #include "SidekickJSI.h"
 

@@ -1,7 +1,7 @@
 /// FlagStore: one native sk_store, fed wire-format flags and asked for evaluations.
 ///
 /// Only value conversion happens here: a decoded JSON flag becomes sk_flag builder calls, and
-/// attribute values become strings as DESIGN.md says. Every decision is the C core's.
+/// attribute values become strings as docs/contract.md says. Every decision is the C core's.
 library;
 
 import 'dart:convert';

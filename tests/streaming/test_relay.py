@@ -1,0 +1,40 @@
+"""The relay: what `flags` publishes after a commit reaches the channel layer group."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from flags import services
+from streaming.relay import CHANGE_MESSAGE_TYPE, REVOKED_MESSAGE_TYPE, UPDATES_GROUP
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_published_changes_and_revocations_reach_the_group() -> None:
+    layer = get_channel_layer()
+    assert layer is not None
+
+    async def join() -> str:
+        channel = await layer.new_channel()
+        await layer.group_add(UPDATES_GROUP, channel)
+        return channel
+
+    async def receive(channel: str) -> dict:
+        return await asyncio.wait_for(layer.receive(channel), timeout=10)
+
+    channel = async_to_sync(join)()
+    try:
+        flag = services.flag_upsert(data={"key": "broadcast"}, actor="t").flag
+        message = async_to_sync(receive)(channel)
+        assert message["type"] == CHANGE_MESSAGE_TYPE
+        assert message["event"] == {"type": "UPSERT", "flag": flag}
+        key, _ = services.api_key_create(name="gone", role="client")
+        services.api_key_revoke(api_key=key)
+        message = async_to_sync(receive)(channel)
+        assert message == {"type": REVOKED_MESSAGE_TYPE, "key_id": key.pk}
+    finally:
+        async_to_sync(layer.group_discard)(UPDATES_GROUP, channel)
