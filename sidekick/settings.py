@@ -230,3 +230,17 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # never logged.
 AXES_SENSITIVE_PARAMETERS: list[str] = []
 # The client address is REMOTE_ADDR, which daphne --proxy-headers takes from X-Forwarded-For.
+
+# Hardening (docs/security.md has every limit and the layer that enforces it).
+# A request (headers and body) must arrive whole within this many seconds of the connection being
+# ready for it, or it is answered 408 and closed (sidekick/server.py); 0 turns the bound off.
+SIDEKICK_REQUEST_READ_TIMEOUT_SECONDS = float(
+    os.environ.get("SIDEKICK_REQUEST_READ_TIMEOUT_SECONDS", "30")
+)
+# Local development without keys: only when configured so at start, never with debug off
+# (flags/startup.py refuses it). No change of data (revoking the last key) ever switches
+# authentication off.
+SIDEKICK_AUTH_DISABLED = _env_bool("SIDEKICK_AUTH_DISABLED", False)
+# True when DJANGO_SECRET_KEY is unset and the development secret above is in use: refused with
+# debug off (flags/startup.py).
+SIDEKICK_DEV_SECRET_KEY = not os.environ.get("DJANGO_SECRET_KEY")
