@@ -1,4 +1,4 @@
-"""The Python SDK's SSE parser, stream state machine and back-off run every tests/vectors/stream case."""
+"""The Python SDK's SSE parser, state machine and back-off run every tests/vectors/stream case."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from sidekick_sdk.sse import EventStreamParser, ServerSentEvent
 from sidekick_sdk.stream_state import Backoff, StreamState, parse_retry_after
 
