@@ -109,3 +109,18 @@ def test_goodbye_sets_the_next_delay_and_revoked_stops():
             assert client.is_enabled("a", "u")  # last-known flags stay
         assert len(s.requests) == 2
     assert second.at - first.at >= 1.4
+
+
+def test_the_first_connection_resumes_from_the_cached_cursor(tmp_path):
+    cache = tmp_path / "flags.json"
+    with ScriptedStream([Reply(200, replay(["a"], "ep1:9"))]) as s:
+        with SidekickClient(s.url, sdk_key="k", cache_path=cache, **FAST) as first:
+            assert first.init(timeout=10) == "server"
+        resumed = 'event: resumed\ndata: {"revision": 9}\n\n'
+        s.replies = [Reply(200, resumed)]
+        seen_before = len(s.requests)
+        with SidekickClient(s.url, sdk_key="k", cache_path=cache, **FAST) as second:
+            assert second.ready_source == "cache" and second.cursor == "ep1:9"
+            assert second.init(timeout=10) == "server"  # `resumed` counts as in sync
+            assert second.is_enabled("a", "u")  # the cached store was kept
+        assert s.requests[seen_before].headers["Last-Event-ID"] == "ep1:9"
