@@ -173,4 +173,31 @@ describe('stream v2 protocol details from a scripted listener', { timeout: 60_00
       await listener.close();
     }
   });
+
+  test('the first connection resumes from the cached cursor', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'sidekick-node-cursor-'));
+    const cachePath = path.join(folder, 'flags.json');
+    const replies: Reply[] = [{ status: 200, body: replay(['a'], 'ep1:9') }];
+    const listener = await scripted(replies);
+    try {
+      const first = new SidekickClient(listener.url, 'k', { cachePath, ...FAST });
+      assert.equal(await first.init({ timeoutMs: 10_000 }), 'server');
+      await first.close();
+      replies[0] = { status: 200, body: 'event: resumed\ndata: {"revision": 9}\n\n' };
+      const seenBefore = listener.seen.length;
+      const second = new SidekickClient(listener.url, 'k', { cachePath, ...FAST });
+      try {
+        assert.equal(second.readySource, 'cache');
+        assert.equal(second.cursor, 'ep1:9');
+        assert.equal(await second.init({ timeoutMs: 10_000 }), 'server'); // `resumed` counts as in sync
+        assert.equal(second.isEnabled('a', 'u'), true); // the cached store was kept
+      } finally {
+        await second.close();
+      }
+      assert.equal(listener.seen[seenBefore]?.headers['last-event-id'], 'ep1:9');
+    } finally {
+      await listener.close();
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
 });
