@@ -92,6 +92,7 @@ export class SidekickBrowserClient {
   #closed = false;
   #ready = false;
   #readySource: ReadySource | null = null;
+  #stoppedReason: string | null = null;
   // Pending init() calls: settled with no argument on `ready`, with an error on close().
   #readyWaiters: Array<(error?: Error) => void> = [];
 
@@ -117,6 +118,16 @@ export class SidekickBrowserClient {
   /** 'server' once the server's flags are in, 'cache' while only the cache's are, else null. */
   get readySource(): ReadySource | null {
     return this.#readySource;
+  }
+
+  /** Why the client stopped for good (the server revoked its key), or null. */
+  get stoppedReason(): string | null {
+    return this.#stoppedReason;
+  }
+
+  /** The resume cursor: the id of the last applied stream event that carried one. */
+  get cursor(): string | null {
+    return this.#state?.cursor ?? null;
   }
 
   /** The live store (null until the wasm core is loaded). */
@@ -254,6 +265,7 @@ export class SidekickBrowserClient {
     if (outcome.reconnectAfterMs !== null) this.#backoff.serverDelay(outcome.reconnectAfterMs);
     this.#dropSource();
     if (outcome.stop) {
+      this.#stoppedReason = 'the server revoked this key';
       this.#report(new Error('Sidekick: the server revoked this key; not reconnecting'));
       return;
     }
