@@ -49,7 +49,12 @@ export class SidekickHttpError extends Error {
 export class SidekickMobileClient {
   private state: StreamState<NativeStore>;
   private readonly listeners = new Set<Listener>();
-  private readonly parser = new EventStreamParser((event) => this.onOutcome(this.state.handle(event)));
+  // Events left in a chunk after one that ended the connection (a goodbye) are not applied.
+  private readonly parser = new EventStreamParser((event) => {
+    if (this.xhr !== null) {
+      this.onOutcome(this.state.handle(event));
+    }
+  });
   private readonly options: Required<Omit<SidekickMobileOptions, 'bootstrap' | 'cache' | 'onFlagsChanged'>>;
   private readonly backoff: Backoff;
   private readonly owner: string;
@@ -256,6 +261,9 @@ export class SidekickMobileClient {
       const chunk = text.slice(this.seen);
       this.seen = text.length;
       this.parser.push(chunk);
+      if (xhr !== this.xhr) {
+        return; // an event in the chunk (a goodbye) ended this connection
+      }
       this.armIdleTimer();
     }
     if (this.seen > MAX_RESPONSE_CHARS && xhr === this.xhr) {
