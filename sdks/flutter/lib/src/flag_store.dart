@@ -116,12 +116,12 @@ String _typeName(Object? value) => value == null ? 'null' : value.runtimeType.to
 /// A read-only deep copy, so that a caller mutating its decoded JSON (or a value a getter
 /// returned) cannot change what the store serves.
 Object? _frozen(Object? value) {
-  if (value is List) {
+  if (value is List<Object?>) {
     return List<Object?>.unmodifiable(value.map(_frozen));
   }
-  if (value is Map) {
+  if (value is Map<String, Object?>) {
     return Map<String, Object?>.unmodifiable(
-        value.map((key, item) => MapEntry(key as String, _frozen(item))));
+        value.map((key, item) => MapEntry(key, _frozen(item))));
   }
   return value;
 }
@@ -525,7 +525,7 @@ final class FlagStore implements Finalizable {
       final flag = out.value;
       try {
         final variants =
-            boolean ? _Variants.boolean : _parseVariants(rawVariants, type, typeName as String);
+            boolean ? _Variants.boolean : _parseVariants(rawVariants, type);
         _finishFlag(flag, wire, variants, typeName as String);
         return (flag, variants);
       } catch (_) {
@@ -576,7 +576,7 @@ final class FlagStore implements Finalizable {
     _check(_native.flagSetOffVariant(flag, offVariant), 'sk_flag_set_off_variant');
   }
 
-  _Variants _parseVariants(List<Object?> raw, int type, String typeName) {
+  _Variants _parseVariants(List<Object?> raw, int type) {
     final keys = <String>[];
     final values = <Object?>[];
     for (var index = 0; index < raw.length; index++) {
@@ -597,7 +597,7 @@ final class FlagStore implements Finalizable {
         throw FlagFormatException('$path.value', 'is required');
       }
       final value = variant['value'];
-      _checkVariantValue(type, typeName, value, '$path.value');
+      _checkVariantValue(type, value, '$path.value');
       final name = variant['name'];
       if (name != null && name is! String) {
         throw FlagFormatException('$path.name', 'must be a string, got ${_typeName(name)}');
@@ -608,7 +608,7 @@ final class FlagStore implements Finalizable {
     return _Variants(type, List.unmodifiable(keys), List.unmodifiable(values));
   }
 
-  static void _checkVariantValue(int type, String typeName, Object? value, String path) {
+  static void _checkVariantValue(int type, Object? value, String path) {
     if (type == SkFlagType.string && value is! String) {
       throw FlagFormatException(path, 'must be a string for a string flag, got ${_typeName(value)}');
     }
