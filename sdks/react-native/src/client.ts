@@ -1,7 +1,15 @@
 /** SidekickMobileClient: keeps the flag set in a native store over the stream, evaluates in JSI. */
 
-import { createNativeStore, type NativeStore } from './native';
-import type { Attributes, CacheStorage, Evaluation, FlagChange, ReadySource, WireFlag } from './types';
+import { FlagStore } from './store';
+import type {
+  Attributes,
+  CacheStorage,
+  Evaluation,
+  FlagChange,
+  JsonValue,
+  ReadySource,
+  WireFlag,
+} from './types';
 import { Backoff, parseRetryAfter } from './vendor/backoff.js';
 import { ThrottledCacheWriter, cacheOwner, decodeCache, encodeCache } from './vendor/cache_format.js';
 import { EventStreamParser } from './vendor/sse.js';
@@ -32,8 +40,8 @@ type Listener = (change: FlagChange) => void;
 // resumes from its cursor) so that a long-lived connection cannot grow without bound.
 const MAX_RESPONSE_CHARS = 4 * 1024 * 1024;
 
-const STORE_ADAPTER: StoreAdapter<NativeStore> = {
-  create: () => createNativeStore(),
+const STORE_ADAPTER: StoreAdapter<FlagStore> = {
+  create: () => new FlagStore(),
   upsert: (store, flag) => store.upsert(flag as WireFlag),
   remove: (store, key, version) => store.remove(key, version),
 };
@@ -47,7 +55,7 @@ export class SidekickHttpError extends Error {
 }
 
 export class SidekickMobileClient {
-  private state: StreamState<NativeStore>;
+  private state: StreamState<FlagStore>;
   private readonly listeners = new Set<Listener>();
   // Events left in a chunk after one that ended the connection (a goodbye) are not applied.
   private readonly parser = new EventStreamParser((event) => {
@@ -127,14 +135,37 @@ export class SidekickMobileClient {
     return this.initPromise;
   }
 
-  /** Synchronous, in-process: no bridge round trip and no network. */
+  /**
+   * Synchronous, in-process: no bridge round trip and no network. False for a missing flag and
+   * for a flag that is not boolean (read those with getString, getNumber or getJson).
+   */
   isEnabled(flagKey: string, userKey: string, attributes?: Attributes): boolean {
     return this.state.store.isEnabled(flagKey, userKey, attributes);
   }
 
-  /** As isEnabled, with the reason, matching rule, bucket and version. */
+  /** The served value and variant, with the reason, matching rule, bucket and version. */
   evaluate(flagKey: string, userKey: string, attributes?: Attributes): Evaluation {
     return this.state.store.evaluate(flagKey, userKey, attributes);
+  }
+
+  /** A boolean flag's answer, or defaultValue when it is missing or of another type. */
+  getBoolean(flagKey: string, userKey: string, defaultValue: boolean, attributes?: Attributes): boolean {
+    return this.state.store.getBoolean(flagKey, userKey, defaultValue, attributes);
+  }
+
+  /** A string flag's served value, or defaultValue when it is missing or of another type. */
+  getString(flagKey: string, userKey: string, defaultValue: string, attributes?: Attributes): string {
+    return this.state.store.getString(flagKey, userKey, defaultValue, attributes);
+  }
+
+  /** A number flag's served value, or defaultValue when it is missing or of another type. */
+  getNumber(flagKey: string, userKey: string, defaultValue: number, attributes?: Attributes): number {
+    return this.state.store.getNumber(flagKey, userKey, defaultValue, attributes);
+  }
+
+  /** A json flag's served value (frozen), or defaultValue when it is missing or of another type. */
+  getJson<T = JsonValue>(flagKey: string, userKey: string, defaultValue: T, attributes?: Attributes): JsonValue | T {
+    return this.state.store.getJson(flagKey, userKey, defaultValue, attributes);
   }
 
   /** How many flags the client holds. */

@@ -173,13 +173,34 @@ final class SidekickFlutterClient {
     });
   }
 
-  /// Synchronous and in-process: no network call.
+  /// Synchronous and in-process: no network call. False for a missing flag and for a flag that
+  /// is not boolean (read those with [getString], [getNumber] or [getJson]).
   bool isEnabled(String flagKey, String userKey, [Map<String, Object?>? attributes]) =>
       _state.store.isEnabled(flagKey, userKey, attributes);
 
-  /// As [isEnabled], with the reason, matching rule, bucket and version.
+  /// The served value and variant, with the reason, matching rule, bucket and version.
   Evaluation evaluate(String flagKey, String userKey, [Map<String, Object?>? attributes]) =>
       _state.store.evaluate(flagKey, userKey, attributes);
+
+  /// A boolean flag's answer, or [defaultValue] when the flag is missing or of another type.
+  bool getBoolean(String flagKey, String userKey, bool defaultValue,
+          [Map<String, Object?>? attributes]) =>
+      _state.store.getBoolean(flagKey, userKey, defaultValue, attributes);
+
+  /// A string flag's served value, or [defaultValue] when missing or of another type.
+  String getString(String flagKey, String userKey, String defaultValue,
+          [Map<String, Object?>? attributes]) =>
+      _state.store.getString(flagKey, userKey, defaultValue, attributes);
+
+  /// A number flag's served value, or [defaultValue] when missing or of another type.
+  num getNumber(String flagKey, String userKey, num defaultValue,
+          [Map<String, Object?>? attributes]) =>
+      _state.store.getNumber(flagKey, userKey, defaultValue, attributes);
+
+  /// A json flag's served value (read-only), or [defaultValue] when missing or of another type.
+  Object? getJson(String flagKey, String userKey, Object? defaultValue,
+          [Map<String, Object?>? attributes]) =>
+      _state.store.getJson(flagKey, userKey, defaultValue, attributes);
 
   /// Stops streaming, writes the cache and frees the native store.
   Future<void> close() async {
