@@ -541,6 +541,21 @@ function buildFlag(c: CoreExports, flag: CheckedFlag): number {
   return handle;
 }
 
+/**
+ * A deep copy, frozen: evaluate() hands out variant values as they are stored, so neither the
+ * caller who passed the flag nor one who reads a json value can change later answers.
+ */
+function frozenCopy<T>(value: T): T {
+  const freeze = (item: unknown): void => {
+    if (item === null || typeof item !== 'object') return;
+    Object.freeze(item);
+    for (const child of Object.values(item)) freeze(child);
+  };
+  const copy = structuredClone(value);
+  freeze(copy);
+  return copy;
+}
+
 /** Copies the key and the distinct rule attribute names into one wasm block for evaluation. */
 function makeEntry(flag: WireFlag, valid: CheckedFlag): Entry {
   const distinct = new Set<string>();
@@ -570,7 +585,7 @@ function makeEntry(flag: WireFlag, valid: CheckedFlag): Entry {
     typed: !valid.simple,
     type: valid.type,
     variantKeys: valid.variantKeys,
-    variantValues: valid.variantValues,
+    variantValues: frozenCopy(valid.variantValues),
   };
 }
 

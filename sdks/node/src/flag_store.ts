@@ -99,6 +99,21 @@ function distinctNames(checked: CheckedFlag): string[] {
   return [...names];
 }
 
+/**
+ * A deep copy, frozen: evaluate() hands out variant values as they are stored, so neither the
+ * caller who passed the flag nor one who reads a json value can change later answers.
+ */
+function frozenCopy<T>(value: T): T {
+  const freeze = (item: unknown): void => {
+    if (item === null || typeof item !== 'object') return;
+    Object.freeze(item);
+    for (const child of Object.values(item)) freeze(child);
+  };
+  const copy = structuredClone(value);
+  freeze(copy);
+  return copy;
+}
+
 function hasSplit(checked: CheckedFlag): boolean {
   const split = (serve: CheckedServe | null) => serve !== null && serve.weights !== null;
   return split(checked.fallthrough) || checked.rules.some((rule) => split(rule.serve));
@@ -223,7 +238,7 @@ export class FlagStore {
         typed: !checked.simple,
         type: checked.type,
         variantKeys: checked.variantKeys,
-        variantValues: checked.variantValues,
+        variantValues: frozenCopy(checked.variantValues),
         flag: stored,
       });
       return true;

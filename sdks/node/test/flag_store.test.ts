@@ -183,3 +183,19 @@ describe('typed flags', () => {
     assert.equal(store.isEnabled('limit', 'u', { age: 30 }), false);
   });
 });
+
+test('a json variant cannot be changed through the flag passed in or a value read out', () => {
+  const flag: Flag = {
+    key: 'theme',
+    type: 'json',
+    is_enabled: true,
+    variants: [{ key: 'dark', value: { colors: ['black'] } }],
+    off_variant: 'dark',
+    fallthrough: { variant: 'dark' },
+  };
+  const store = new FlagStore([flag]);
+  (flag.variants![0].value as { colors: string[] }).colors.push('changed');
+  const read = store.evaluate('theme', 'u').value as { colors: string[] };
+  assert.throws(() => read.colors.push('changed'), TypeError);
+  assert.deepEqual(store.getJson('theme', 'u'), { colors: ['black'] });
+});
