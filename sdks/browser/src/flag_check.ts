@@ -196,8 +196,9 @@ export function checkFlag(flag: unknown): CheckedFlag {
     offVariant = off;
   }
   const version = flag.version === undefined || flag.version === null ? 0 : flag.version;
-  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) {
-    fail('version', `must be an integer from 0 to 2**53-1, got ${describe(version)}`);
+  // Any integer a double holds up to 2**64-1 (the core's uint64), as this package took before.
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 0 || BigInt(version) > 2n ** 64n - 1n) {
+    fail('version', `must be an integer from 0 to 2**64-1, got ${describe(version)}`);
   }
   const simple =
     boolean &&
