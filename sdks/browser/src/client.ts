@@ -169,13 +169,41 @@ export class SidekickBrowserClient {
     return store === null ? false : store.isEnabled(flagKey, userKey, attributes);
   }
 
-  /** As isEnabled, with the reason, the matching rule, the bucket and the flag's version. */
+  /** The served value and variant, with the reason, the matching rule, the bucket and the version. */
   evaluate(flagKey: string, userKey: string, attributes?: Attributes | null): Evaluation {
     const store = this.store;
     if (store === null) {
-      return { enabled: false, reason: 'FLAG_NOT_FOUND', ruleIndex: null, bucket: null, version: null };
+      return {
+        enabled: false,
+        value: null,
+        variant: null,
+        reason: 'FLAG_NOT_FOUND',
+        ruleIndex: null,
+        bucket: null,
+        version: null,
+      };
     }
     return store.evaluate(flagKey, userKey, attributes);
+  }
+
+  /** A boolean flag's answer; defaultValue when the flag is missing, of another type or not loaded. */
+  getBoolean(flagKey: string, userKey: string, attributes?: Attributes | null, defaultValue = false): boolean {
+    return this.store?.getBoolean(flagKey, userKey, attributes, defaultValue) ?? defaultValue;
+  }
+
+  /** A string flag's served value; defaultValue when the flag is missing or of another type. */
+  getString(flagKey: string, userKey: string, attributes?: Attributes | null, defaultValue = ''): string {
+    return this.store?.getString(flagKey, userKey, attributes, defaultValue) ?? defaultValue;
+  }
+
+  /** A number flag's served value; defaultValue when the flag is missing or of another type. */
+  getNumber(flagKey: string, userKey: string, attributes?: Attributes | null, defaultValue = 0): number {
+    return this.store?.getNumber(flagKey, userKey, attributes, defaultValue) ?? defaultValue;
+  }
+
+  /** A json flag's served value (a copy); defaultValue when the flag is missing or of another type. */
+  getJson<T = unknown>(flagKey: string, userKey: string, attributes?: Attributes | null, defaultValue: T | null = null): T | null {
+    return this.store === null ? defaultValue : this.store.getJson(flagKey, userKey, attributes, defaultValue);
   }
 
   /** Closes the stream, writes the cache and releases the stores; the client answers false afterwards. */

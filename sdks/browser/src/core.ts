@@ -7,34 +7,45 @@
  * into wasm memory once per upsert, and only the attributes a flag's rules reference are passed.
  */
 
+import { type CheckedFlag, type CheckedServe, checkFlag, type FlagType, FlagValidationError, VARIANT_ON } from './flag_check.js';
+
+export { FlagValidationError } from './flag_check.js';
+export type { Condition, FlagType, Operator, Serve, Variant } from './flag_check.js';
+
 /** The ABI this glue was written against (SK_ABI_VERSION in sidekick.h). */
 export const ABI_VERSION = 2;
 
-/** The store's answer with its reason, as the other SDKs report it. */
+/** What a flag served and why, as the other SDKs report it. */
 export interface Evaluation {
+  /** True exactly when a boolean flag serves "on"; false for every other type. */
   enabled: boolean;
+  /** The served variant's value (boolean flags: true/false); null when the flag is not found. */
+  value: unknown;
+  /** The served variant's key ("on"/"off" for boolean flags); null when the flag is not found. */
+  variant: string | null;
   reason: 'FLAG_NOT_FOUND' | 'OFF' | 'RULE_MATCH' | 'ROLLOUT';
   /** Index of the matching rule; null unless reason is RULE_MATCH. */
   ruleIndex: number | null;
-  /** The user's bucket 0..99; null unless a percentage between 1 and 99 applied. */
+  /** The user's bucket: 0..99 when a rollout percentage applied, 0..999 when a split did, else null. */
   bucket: number | null;
   /** The evaluated flag's version; null when the flag is not found. */
   version: number | null;
 }
 
-/** A rule in the wire format. */
-export interface WireRule {
-  attribute: string;
-  operator: 'Equals' | 'NotEquals' | 'Contains' | 'StartsWith' | 'EndsWith';
-  values: string[];
-}
+/** A rule in the wire format: one condition inline (version 1), or AND-ed `conditions`. */
+export type WireRule = import('./flag_check.js').Rule;
 
 /** A flag in the wire format (REST bodies and stream payloads); unknown fields are ignored. */
 export interface WireFlag {
   key: string;
+  type?: FlagType;
   is_enabled?: boolean;
   rollout_percentage?: number | null;
   rules?: WireRule[];
+  variants?: import('./flag_check.js').Variant[] | null;
+  off_variant?: string | null;
+  fallthrough?: import('./flag_check.js').Serve | null;
+  bucket_by?: string | null;
   version?: number;
   description?: string | null;
   updated_at?: string;
@@ -43,17 +54,6 @@ export interface WireFlag {
 
 /** Attribute values: strings, booleans and integral numbers take part; anything else never matches. */
 export type Attributes = Record<string, unknown>;
-
-/** Thrown by FlagStore.upsert for an invalid flag; the message starts with the field path. */
-export class FlagValidationError extends Error {
-  readonly field: string;
-
-  constructor(field: string, problem: string) {
-    super(`${field}: ${problem}`);
-    this.name = 'FlagValidationError';
-    this.field = field;
-  }
-}
 
 /** Where loadCore finds the module: a URL, fetched bytes, a Response, or a compiled module. */
 export type WasmSource =
@@ -87,6 +87,30 @@ interface CoreExports {
   sk_flag_add_rule(flag: number, attribute: number, attributeLen: number, op: number): number;
   sk_flag_add_value(flag: number, value: number, valueLen: number): number;
   sk_flag_free(flag: number): void;
+  sk_flag_new_typed(
+    key: number,
+    keyLen: number,
+    type: number,
+    enabled: number,
+    rollout: number,
+    variantCount: number,
+    version: bigint,
+    out: number,
+  ): number;
+  sk_flag_set_bucket_by(flag: number, attribute: number, attributeLen: number): number;
+  sk_flag_set_off_variant(flag: number, variant: number): number;
+  sk_flag_begin_rule(flag: number): number;
+  sk_flag_add_condition(flag: number, attribute: number, attributeLen: number, op: number, negate: number): number;
+  sk_flag_serve_variant(flag: number, target: number, variant: number): number;
+  sk_flag_serve_split(flag: number, target: number, variants: number, weights: number, count: number): number;
+  sk_flag_evaluate_typed(
+    flag: number,
+    userKey: number,
+    userKeyLen: number,
+    attributes: number,
+    attributeCount: number,
+    out: number,
+  ): number;
   sk_store_new(mode: number): number;
   sk_store_free(store: number): void;
   sk_store_upsert(store: number, flag: number): number;
@@ -136,6 +160,19 @@ const SK_OK = 0;
 const SK_IGNORED_STALE = 1;
 const SK_ERR_NOT_FOUND = -10;
 const SK_STORE_SINGLE_THREADED = 0;
+const SK_ERR_TOO_MANY_VALUES = -8;
+const SK_SERVE_RULE = 0;
+const SK_SERVE_FALLTHROUGH = 1;
+const SK_VALUE_TEXT = 0;
+const SK_VALUE_NUMBER = 1;
+const SK_VALUE_BOOL = 2;
+const SK_VALUE_OTHER = 3;
+// Typed evaluation: sk_typed_attribute on wasm32 is 32 bytes (four 32-bit words, a double, the
+// kind and a reserved word); a flag names at most every condition of every rule and bucket_by.
+const MAX_TYPED_ATTRIBUTES = 100 * 20 + 1;
+const TYPED_ATTRIBUTE_BYTES = 32;
+// sk_typed_evaluation: u64 version, i32 reason, rule, bucket, enabled, variant, type.
+const TYPED_EVALUATION_BYTES = 32;
 
 // Scratch layout. sk_attribute on wasm32 is four 32-bit words; a flag references at most
 // SK_MAX_RULES distinct attributes, so 128 slots always suffice.
@@ -149,10 +186,6 @@ const INITIAL_SCRATCH = 64 * 1024;
 // call at the lengths of user keys and attribute values.
 const ASCII_LOOP_LIMIT = 64;
 
-const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
-const MAX_RULES = 100;
-const MAX_VALUES_PER_RULE = 10000;
-const UINT64_MAX = 2n ** 64n - 1n;
 const MAX_EXACT_INTEGER = 2 ** 53;
 
 const encoder = new TextEncoder();
@@ -164,6 +197,10 @@ let byHandle = false;
 let loading: Promise<void> | null = null;
 let u8 = new Uint8Array(0);
 let i32 = new Int32Array(0);
+let f64 = new Float64Array(0);
+// Allocated once at load: the typed attribute array and the typed evaluation's output.
+let typedAttrs = 0;
+let typedOut = 0;
 let scratch = 0;
 let scratchEnd = 0;
 let reasonNames: Evaluation['reason'][] = [];
@@ -187,6 +224,7 @@ function refreshViews(): void {
   const buffer = (core as CoreExports).memory.buffer;
   u8 = new Uint8Array(buffer);
   i32 = new Int32Array(buffer);
+  f64 = new Float64Array(buffer);
 }
 
 function requireCore(): CoreExports {
@@ -325,6 +363,8 @@ async function instantiate(source: WasmSource): Promise<void> {
   refreshViews();
   scratch = alloc(INITIAL_SCRATCH);
   scratchEnd = scratch + INITIAL_SCRATCH;
+  typedAttrs = alloc(MAX_TYPED_ATTRIBUTES * TYPED_ATTRIBUTE_BYTES);
+  typedOut = alloc(TYPED_EVALUATION_BYTES);
   reasonNames = [0, 1, 2, 3].map((r) => readCString(exports.sk_reason_name(r))) as
     Evaluation['reason'][];
 }
@@ -387,162 +427,112 @@ interface Entry {
   names: string[];
   namePtrs: number[];
   nameLens: number[];
+  /** Not a version 1 flag: evaluated with typed attributes (sk_flag_evaluate_typed). */
+  typed: boolean;
+  type: FlagType;
+  /** The variants' keys and values by index, as the core numbers them. */
+  variantKeys: string[];
+  variantValues: unknown[];
 }
 
-interface ValidRule {
-  attribute: string;
-  operator: string;
-  values: string[];
+/** Writes an array of 32-bit integers into the strings area; returns its address. */
+function writeInts(values: readonly number[], at: number): number {
+  const aligned = (at + 3) & ~3;
+  for (let i = 0; i < values.length; i++) i32[(aligned >> 2) + i] = values[i] as number;
+  return aligned;
 }
 
-interface ValidFlag {
-  key: string;
-  enabled: boolean;
-  rollout: number;
-  version: number;
-  rules: ValidRule[];
+/** Throws FlagValidationError at field when a builder call failed. */
+function check(status: number, field: string): void {
+  if (status !== SK_OK) throw new FlagValidationError(field, `rejected (${statusName(status)})`);
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function validateRule(rule: unknown, path: string): ValidRule {
-  if (!isPlainObject(rule)) throw new FlagValidationError(path, 'must be an object');
-  const { attribute, operator, values } = rule;
-  if (typeof attribute !== 'string' || attribute.length === 0) {
-    throw new FlagValidationError(`${path}.attribute`, 'must be a non-empty string');
+function serve(c: CoreExports, handle: number, target: number, chosen: CheckedServe, field: string): void {
+  if (chosen.weights === null) {
+    check(c.sk_flag_serve_variant(handle, target, chosen.variants[0] as number), field);
+    return;
   }
-  if (typeof operator !== 'string') {
-    throw new FlagValidationError(`${path}.operator`, 'must be a string');
-  }
-  if (!Array.isArray(values)) throw new FlagValidationError(`${path}.values`, 'must be a list');
-  if (values.length > MAX_VALUES_PER_RULE) {
-    throw new FlagValidationError(`${path}.values`, `at most ${MAX_VALUES_PER_RULE} values`);
-  }
-  values.forEach((value: unknown, j) => {
-    if (typeof value !== 'string') {
-      throw new FlagValidationError(`${path}.values[${j}]`, 'must be a string');
+  reserveStrings(8 * chosen.variants.length + 8);
+  const variantsAt = writeInts(chosen.variants, scratch + STRINGS_OFFSET);
+  const weightsAt = writeInts(chosen.weights, variantsAt + 4 * chosen.variants.length);
+  check(c.sk_flag_serve_split(handle, target, variantsAt, weightsAt, chosen.variants.length), field);
+  refreshViews();
+}
+
+/** Hands one condition's values to the core; a refused value fails at its path. */
+function addValues(c: CoreExports, handle: number, values: readonly string[], path: string): void {
+  values.forEach((value, j) => {
+    reserveStrings(3 * value.length);
+    const at = scratch + STRINGS_OFFSET;
+    const status = c.sk_flag_add_value(handle, at, writeString(value, at));
+    refreshViews();
+    if (status !== SK_OK) {
+      const field = status === SK_ERR_TOO_MANY_VALUES ? `${path}.values` : `${path}.values[${j}]`;
+      throw new FlagValidationError(field, `rejected (${statusName(status)})`);
     }
   });
-  return { attribute, operator, values: values as string[] };
 }
 
-/** Checks the wire types (the core checks ranges and names again) and applies the defaults. */
-function validateFlag(flag: unknown): ValidFlag {
-  if (!isPlainObject(flag)) throw new FlagValidationError('flag', 'must be an object');
-  const { key, is_enabled, rollout_percentage, rules, version } = flag;
-  if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
-    throw new FlagValidationError(
-      'key',
-      'must be 1-100 characters of A-Z a-z 0-9 _ - . starting with a letter or digit',
-    );
-  }
-  if (is_enabled !== undefined && typeof is_enabled !== 'boolean') {
-    throw new FlagValidationError('is_enabled', 'must be a boolean');
-  }
-  let rollout = -1;
-  if (rollout_percentage !== undefined && rollout_percentage !== null) {
-    if (
-      typeof rollout_percentage !== 'number' ||
-      !Number.isInteger(rollout_percentage) ||
-      rollout_percentage < 0 ||
-      rollout_percentage > 100
-    ) {
-      throw new FlagValidationError('rollout_percentage', 'must be an integer from 0 to 100');
-    }
-    rollout = rollout_percentage;
-  }
-  let validRules: ValidRule[] = [];
-  if (rules !== undefined) {
-    if (!Array.isArray(rules)) throw new FlagValidationError('rules', 'must be a list');
-    if (rules.length > MAX_RULES) {
-      throw new FlagValidationError('rules', `at most ${MAX_RULES} rules`);
-    }
-    validRules = rules.map((rule: unknown, i) => validateRule(rule, `rules[${i}]`));
-  }
-  let validVersion = 0;
-  if (version !== undefined && version !== null) {
-    if (
-      typeof version !== 'number' ||
-      !Number.isInteger(version) ||
-      version < 0 ||
-      BigInt(version) > UINT64_MAX
-    ) {
-      throw new FlagValidationError('version', 'must be a non-negative integer');
-    }
-    validVersion = version;
-  }
-  return { key, enabled: is_enabled === true, rollout, version: validVersion, rules: validRules };
+/** Writes a string into the strings area and returns [address, length]. */
+function stage(text: string): [number, number] {
+  reserveStrings(3 * text.length);
+  const at = scratch + STRINGS_OFFSET;
+  return [at, writeString(text, at)];
 }
 
-function fieldOfStatus(status: number, rule: number): string {
+function fieldOfStatus(status: number): string {
   // sk_status codes from sidekick.h mapped to the wire field they concern.
-  switch (status) {
-    case -3:
-      return 'key';
-    case -4:
-      return 'rollout_percentage';
-    case -5:
-      return `rules[${rule}].operator`;
-    case -6:
-      return `rules[${rule}].attribute`;
-    case -7:
-      return 'rules';
-    case -8:
-      return `rules[${rule}].values`;
-    default:
-      return 'flag';
-  }
+  if (status === -3) return 'key';
+  if (status === -4) return 'rollout_percentage';
+  return 'flag';
 }
 
 /** Builds an sk_flag from a validated flag; returns its pointer (owned by the caller). */
-function buildFlag(c: CoreExports, flag: ValidFlag): number {
-  reserveStrings(3 * flag.key.length);
-  let at = scratch + STRINGS_OFFSET;
-  const keyLen = writeString(flag.key, at);
+function buildFlag(c: CoreExports, flag: CheckedFlag): number {
+  const [keyAt, keyLen] = stage(flag.key);
   const outAt = scratch + OUT_OFFSET;
-  const created = c.sk_flag_new(
-    at,
-    keyLen,
-    flag.enabled ? 1 : 0,
-    flag.rollout,
-    BigInt(flag.version),
-    outAt,
-  );
+  const created = flag.simple
+    ? c.sk_flag_new(keyAt, keyLen, flag.enabled ? 1 : 0, flag.rollout, BigInt(flag.version), outAt)
+    : c.sk_flag_new_typed(
+        keyAt,
+        keyLen,
+        flag.typeCode,
+        flag.enabled ? 1 : 0,
+        flag.rollout,
+        flag.type === 'boolean' ? 0 : flag.variantKeys.length,
+        BigInt(flag.version),
+        outAt,
+      );
   refreshViews();
   if (created !== SK_OK) {
-    throw new FlagValidationError(fieldOfStatus(created, 0), `rejected (${statusName(created)})`);
+    throw new FlagValidationError(fieldOfStatus(created), `rejected (${statusName(created)})`);
   }
   const handle = i32[outAt >> 2] as number;
   try {
+    if (!flag.simple) {
+      if (flag.bucketBy !== null) check(c.sk_flag_set_bucket_by(handle, ...stage(flag.bucketBy)), 'bucket_by');
+      if (flag.type !== 'boolean') check(c.sk_flag_set_off_variant(handle, flag.offVariant), 'off_variant');
+      if (flag.fallthrough !== null) serve(c, handle, SK_SERVE_FALLTHROUGH, flag.fallthrough, 'fallthrough');
+    }
     flag.rules.forEach((rule, i) => {
-      reserveStrings(3 * (rule.attribute.length + rule.operator.length));
-      at = scratch + STRINGS_OFFSET;
-      const opLen = writeString(rule.operator, at);
-      const op = c.sk_operator_parse(at, opLen);
-      if (op < 0) {
-        throw new FlagValidationError(
-          `rules[${i}].operator`,
-          'must be one of Equals, NotEquals, Contains, StartsWith, EndsWith',
-        );
-      }
-      const attrLen = writeString(rule.attribute, at);
-      const added = c.sk_flag_add_rule(handle, at, attrLen, op);
-      refreshViews();
-      if (added !== SK_OK) {
-        throw new FlagValidationError(fieldOfStatus(added, i), `rejected (${statusName(added)})`);
-      }
-      rule.values.forEach((value, j) => {
-        reserveStrings(3 * value.length);
-        at = scratch + STRINGS_OFFSET;
-        const status = c.sk_flag_add_value(handle, at, writeString(value, at));
+      const path = `rules[${i}]`;
+      if (flag.simple) {
+        const only = rule.conditions[0]!;
+        check(c.sk_flag_add_rule(handle, ...stage(only.attribute), only.operator), path);
         refreshViews();
-        if (status !== SK_OK) {
-          const field = status === -8 ? `rules[${i}].values` : `rules[${i}].values[${j}]`;
-          throw new FlagValidationError(field, `rejected (${statusName(status)})`);
-        }
+        addValues(c, handle, only.values, path);
+        return;
+      }
+      check(c.sk_flag_begin_rule(handle), path);
+      refreshViews();
+      rule.conditions.forEach((condition, n) => {
+        const where = `${path}.conditions[${n}]`;
+        const [at, len] = stage(condition.attribute);
+        check(c.sk_flag_add_condition(handle, at, len, condition.operator, condition.negate ? 1 : 0), where);
+        refreshViews();
+        addValues(c, handle, condition.values, where);
       });
+      serve(c, handle, SK_SERVE_RULE, rule.serve, `${path}.serve`);
     });
   } catch (error) {
     c.sk_flag_free(handle);
@@ -551,9 +541,27 @@ function buildFlag(c: CoreExports, flag: ValidFlag): number {
   return handle;
 }
 
+/**
+ * A deep copy, frozen: evaluate() hands out variant values as they are stored, so neither the
+ * caller who passed the flag nor one who reads a json value can change later answers.
+ */
+function frozenCopy<T>(value: T): T {
+  const freeze = (item: unknown): void => {
+    if (item === null || typeof item !== 'object') return;
+    Object.freeze(item);
+    for (const child of Object.values(item)) freeze(child);
+  };
+  const copy = structuredClone(value);
+  freeze(copy);
+  return copy;
+}
+
 /** Copies the key and the distinct rule attribute names into one wasm block for evaluation. */
-function makeEntry(flag: WireFlag, valid: ValidFlag): Entry {
-  const names = [...new Set(valid.rules.map((rule) => rule.attribute))];
+function makeEntry(flag: WireFlag, valid: CheckedFlag): Entry {
+  const distinct = new Set<string>();
+  for (const rule of valid.rules) for (const condition of rule.conditions) distinct.add(condition.attribute);
+  if (valid.bucketBy !== null) distinct.add(valid.bucketBy);
+  const names = [...distinct];
   const encoded = [valid.key, ...names].map((s) => encoder.encode(s));
   const block = alloc(Math.max(1, encoded.reduce((sum, bytes) => sum + bytes.length, 0)));
   let at = block;
@@ -574,6 +582,10 @@ function makeEntry(flag: WireFlag, valid: ValidFlag): Entry {
     names,
     namePtrs: ptrs.slice(1),
     nameLens: lens.slice(1),
+    typed: !valid.simple,
+    type: valid.type,
+    variantKeys: valid.variantKeys,
+    variantValues: frozenCopy(valid.variantValues),
   };
 }
 
@@ -680,6 +692,88 @@ function prepare(entry: Entry | undefined, flagKey: string, userKey: string, att
 }
 
 /**
+ * As prepare, for a typed evaluation: fills the typed attribute array (numbers and booleans by
+ * value, strings and a BigInt's digits as text; null, lists and objects present without a
+ * comparable value; undefined absent) and writes the user key. Returns the attribute count.
+ */
+function prepareTyped(entry: Entry, userKey: string, attrs: unknown): number {
+  if (typeof userKey !== 'string') userKey = userKey == null ? '' : String(userKey);
+  const names = entry.names;
+  const source = typeof attrs === 'object' && attrs !== null ? (attrs as Record<string, unknown>) : null;
+  let units = userKey.length;
+  if (source !== null) {
+    for (const name of names) {
+      const value = source[name];
+      if (typeof value === 'string') units += value.length;
+      else if (typeof value === 'bigint') units += 24 + value.toString().length;
+    }
+  }
+  reserveStrings(3 * units + 4);
+  let at = scratch + STRINGS_OFFSET;
+  preparedUserLen = writeString(userKey, at);
+  at += preparedUserLen;
+  let count = 0;
+  if (source === null) return 0;
+  for (let i = 0; i < names.length; i++) {
+    const value = source[names[i] as string];
+    let kind = SK_VALUE_OTHER;
+    let number = 0;
+    let text: string | null = null;
+    switch (typeof value) {
+      case 'string':
+        kind = SK_VALUE_TEXT;
+        text = value;
+        break;
+      case 'number':
+        kind = SK_VALUE_NUMBER;
+        number = value;
+        break;
+      case 'bigint':
+        kind = SK_VALUE_NUMBER;
+        number = Number(value);
+        text = value.toString();
+        break;
+      case 'boolean':
+        kind = SK_VALUE_BOOL;
+        number = value ? 1 : 0;
+        break;
+      case 'object':
+        break;
+      default:
+        continue;
+    }
+    const base = typedAttrs + count * TYPED_ATTRIBUTE_BYTES;
+    const word = base >> 2;
+    i32[word] = entry.namePtrs[i] as number;
+    i32[word + 1] = entry.nameLens[i] as number;
+    if (text === null) {
+      i32[word + 2] = 0;
+      i32[word + 3] = 0;
+    } else {
+      const length = writeString(text, at);
+      i32[word + 2] = at;
+      i32[word + 3] = length;
+      at += length;
+    }
+    f64[(base + 16) >> 3] = number;
+    i32[word + 6] = kind;
+    i32[word + 7] = 0;
+    count++;
+  }
+  return count;
+}
+
+const NOT_FOUND: Evaluation = Object.freeze({
+  enabled: false,
+  value: null,
+  variant: null,
+  reason: 'FLAG_NOT_FOUND',
+  ruleIndex: null,
+  bucket: null,
+  version: null,
+}) as Evaluation;
+
+/**
  * Flags by key, evaluated by the wasm core. Writes are version-aware: an older version than the
  * stored (or deleted) one changes nothing. Call `await loadCore()` before creating one.
  */
@@ -708,7 +802,7 @@ export class FlagStore {
   upsert(flag: WireFlag): boolean {
     const c = requireCore();
     const store = this.#handle();
-    const valid = validateFlag(flag);
+    const valid = checkFlag(flag);
     const status = c.sk_store_upsert(store, buildFlag(c, valid));
     refreshViews();
     const entries = this.#state.entries;
@@ -783,6 +877,9 @@ export class FlagStore {
     const store = this.#state.store;
     if (store === 0) return false;
     const entry = this.#state.entries.get(flagKey);
+    if (entry !== undefined && entry.typed) {
+      return entry.type === 'boolean' && this.#evaluateTyped(entry, userKey, attributes).enabled;
+    }
     const count = prepare(entry, flagKey, userKey, attributes);
     const base = scratch;
     if (byHandle) {
@@ -810,13 +907,12 @@ export class FlagStore {
     );
   }
 
-  /** As isEnabled, with the reason, the matching rule, the bucket and the flag's version. */
+  /** The served value and variant, with the reason, the matching rule, the bucket and the version. */
   evaluate(flagKey: string, userKey: string, attributes?: Attributes | null): Evaluation {
     const store = this.#state.store;
-    if (store === 0) {
-      return { enabled: false, reason: 'FLAG_NOT_FOUND', ruleIndex: null, bucket: null, version: null };
-    }
+    if (store === 0) return { ...NOT_FOUND };
     const entry = this.#state.entries.get(flagKey);
+    if (entry !== undefined && entry.typed) return this.#evaluateTyped(entry, userKey, attributes);
     const count = prepare(entry, flagKey, userKey, attributes);
     const base = scratch;
     if (byHandle) {
@@ -844,16 +940,73 @@ export class FlagStore {
     const reason = reasonNames[i32[word + 2] as number] as Evaluation['reason'];
     const ruleIndex = i32[word + 3] as number;
     const bucketValue = i32[word + 4] as number;
+    if (entry === undefined || reason === 'FLAG_NOT_FOUND') return { ...NOT_FOUND };
+    const enabled = i32[word + 5] === 1;
+    // A version 1 flag's answer is its variant: on exactly when enabled.
+    const variant = enabled ? VARIANT_ON : 0;
     return {
-      enabled: i32[word + 5] === 1,
+      enabled,
+      value: entry.variantValues[variant] ?? null,
+      variant: entry.variantKeys[variant] ?? null,
       reason,
       ruleIndex: ruleIndex < 0 ? null : ruleIndex,
       bucket: bucketValue < 0 ? null : bucketValue,
-      version:
-        reason === 'FLAG_NOT_FOUND'
-          ? null
-          : ((i32[word] as number) >>> 0) + ((i32[word + 1] as number) >>> 0) * 2 ** 32,
+      version: ((i32[word] as number) >>> 0) + ((i32[word + 1] as number) >>> 0) * 2 ** 32,
     };
+  }
+
+  /** A typed evaluation of a stored flag by sk_flag_evaluate_typed. */
+  #evaluateTyped(entry: Entry, userKey: string, attributes: Attributes | null | undefined): Evaluation {
+    const count = prepareTyped(entry, userKey, attributes);
+    const c = core as CoreExports;
+    c.sk_flag_evaluate_typed(entry.handle, scratch + STRINGS_OFFSET, preparedUserLen, typedAttrs, count, typedOut);
+    const word = typedOut >> 2;
+    const reason = reasonNames[i32[word + 2] as number] as Evaluation['reason'];
+    if (reason === 'FLAG_NOT_FOUND') return { ...NOT_FOUND };
+    const ruleIndex = i32[word + 3] as number;
+    const bucketValue = i32[word + 4] as number;
+    const variant = i32[word + 6] as number;
+    return {
+      enabled: i32[word + 5] === 1,
+      value: entry.variantValues[variant] ?? null,
+      variant: entry.variantKeys[variant] ?? null,
+      reason,
+      ruleIndex: ruleIndex < 0 ? null : ruleIndex,
+      bucket: bucketValue < 0 ? null : bucketValue,
+      version: ((i32[word] as number) >>> 0) + ((i32[word + 1] as number) >>> 0) * 2 ** 32,
+    };
+  }
+
+  /** A boolean flag's answer; defaultValue when the flag is missing or of another type. */
+  getBoolean(flagKey: string, userKey: string, attributes?: Attributes | null, defaultValue = false): boolean {
+    return this.#typedGet('boolean', flagKey, userKey, attributes, defaultValue) as boolean;
+  }
+
+  /** A string flag's served value; defaultValue when the flag is missing or of another type. */
+  getString(flagKey: string, userKey: string, attributes?: Attributes | null, defaultValue = ''): string {
+    return this.#typedGet('string', flagKey, userKey, attributes, defaultValue) as string;
+  }
+
+  /** A number flag's served value; defaultValue when the flag is missing or of another type. */
+  getNumber(flagKey: string, userKey: string, attributes?: Attributes | null, defaultValue = 0): number {
+    return this.#typedGet('number', flagKey, userKey, attributes, defaultValue) as number;
+  }
+
+  /** A json flag's served value (a copy); defaultValue when the flag is missing or of another type. */
+  getJson<T = unknown>(flagKey: string, userKey: string, attributes?: Attributes | null, defaultValue: T | null = null): T | null {
+    const value = this.#typedGet('json', flagKey, userKey, attributes, defaultValue);
+    return value === defaultValue ? defaultValue : (structuredClone(value) as T);
+  }
+
+  /** The typed getters' rule: the served value when the flag exists with that type; never throws. */
+  #typedGet(type: FlagType, flagKey: string, userKey: string, attributes: Attributes | null | undefined, defaultValue: unknown): unknown {
+    const entry = this.#state.store === 0 ? undefined : this.#state.entries.get(flagKey);
+    if (entry === undefined || entry.type !== type) return defaultValue;
+    try {
+      return this.evaluate(flagKey, userKey, attributes).value;
+    } catch {
+      return defaultValue;
+    }
   }
 
   /** Releases the store's wasm memory now rather than when it is garbage-collected. */

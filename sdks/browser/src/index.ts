@@ -3,7 +3,12 @@
 export {
   ABI_VERSION,
   type Attributes,
+  type Condition,
   type Evaluation,
+  type FlagType,
+  type Operator,
+  type Serve,
+  type Variant,
   FlagStore,
   FlagValidationError,
   type WasmSource,

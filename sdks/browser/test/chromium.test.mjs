@@ -103,6 +103,8 @@ test('a page follows the server: replay, then a REST write flips isEnabled withi
   );
   assert.deepEqual(evaluation, {
     enabled: true,
+    value: true,
+    variant: 'on',
     reason: 'RULE_MATCH',
     ruleIndex: 0,
     bucket: null,
@@ -249,7 +251,15 @@ test('with no server a page answers from its bootstrap; init times out and close
   });
   assert.equal(outcome.before, true);
   assert.match(outcome.timeout, /within 500 ms/);
-  assert.deepEqual(outcome.during, { enabled: true, reason: 'ROLLOUT', ruleIndex: null, bucket: null, version: 3 });
+  assert.deepEqual(outcome.during, {
+    enabled: true,
+    value: true,
+    variant: 'on',
+    reason: 'ROLLOUT',
+    ruleIndex: null,
+    bucket: null,
+    version: 3,
+  });
   assert.match(outcome.closed, /closed/);
   assert.equal(outcome.after, false);
   await page.close();

@@ -1,6 +1,7 @@
 /**
- * The shipped files stay within the size budget: wasm <= 25 KB and glue <= 11 KB, gzipped (10 KB
- * until stream v2 added the shared state machine, back-off and cache, about 3 KB of it).
+ * The shipped files stay within the size budget: wasm <= 25 KB and glue <= 15 KB, gzipped (10 KB
+ * until stream v2 added the shared state machine, back-off and cache, about 3 KB of it; 11 KB until
+ * typed flags added the version 2 wire validation and typed evaluation, about 3.5 KB).
  */
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
@@ -18,7 +19,7 @@ test('wasm core is at most 25 KB gzipped', async () => {
   assert.ok(size <= 25 * 1024, `sidekick.wasm is ${size} bytes gzipped`);
 });
 
-test('JavaScript glue is at most 11 KB gzipped', async () => {
+test('JavaScript glue is at most 15 KB gzipped', async () => {
   // What a page loads: index.js and every module it imports (dist/vendor/ holds the shared stream
   // code; its SSE parser is for fetch-based clients and is not imported here, so it does not load).
   const loaded = new Set();
@@ -34,7 +35,7 @@ test('JavaScript glue is at most 11 KB gzipped', async () => {
   }
   let total = 0;
   for (const name of loaded) total += await gzippedSize(name);
-  assert.ok(total <= 11 * 1024, `glue is ${total} bytes gzipped (${[...loaded].join(', ')}, gzipped one by one)`);
+  assert.ok(total <= 15 * 1024, `glue is ${total} bytes gzipped (${[...loaded].join(', ')}, gzipped one by one)`);
 });
 
 test('the module needs no host imports and exports only what the glue uses', async () => {

@@ -57,6 +57,8 @@ test('NotEquals does not match an absent or dropped attribute', () => {
   assert.equal(store.isEnabled('ne', 'u', { plan: 'pro' }), true);
   assert.deepEqual(store.evaluate('ne', 'u', { plan: 'pro' }), {
     enabled: true,
+    value: true,
+    variant: 'on',
     reason: 'RULE_MATCH',
     ruleIndex: 0,
     bucket: null,
@@ -235,4 +237,36 @@ test('a client without EventSource fails init() clearly and still answers from i
   assert.equal(client.isEnabled('boot', 'u'), true);
   client.close();
   assert.equal(client.isEnabled('boot', 'u'), false);
+});
+
+test('typed flags: numbers compare by value, getters fall back to the default', () => {
+  const store = new FlagStore();
+  store.upsert({
+    key: 'limit',
+    type: 'number',
+    is_enabled: true,
+    variants: [
+      { key: 'low', value: 10 },
+      { key: 'high', value: 1000 },
+    ],
+    off_variant: 'low',
+    fallthrough: { variant: 'low' },
+    rules: [{ conditions: [{ attribute: 'age', operator: 'Gte', values: ['18.5'] }], serve: { variant: 'high' } }],
+    version: 3,
+  });
+  assert.equal(store.getNumber('limit', 'u', { age: 18.75 }, -1), 1000);
+  assert.equal(store.getNumber('limit', 'u', { age: 18.25 }, -1), 10);
+  assert.deepEqual(store.evaluate('limit', 'u', { age: 19 }), {
+    enabled: false,
+    value: 1000,
+    variant: 'high',
+    reason: 'RULE_MATCH',
+    ruleIndex: 0,
+    bucket: null,
+    version: 3,
+  });
+  assert.equal(store.getString('limit', 'u', null, 'd'), 'd');
+  assert.equal(store.getNumber('missing', 'u', null, 7), 7);
+  assert.equal(store.isEnabled('limit', 'u', { age: 30 }), false);
+  store.free();
 });

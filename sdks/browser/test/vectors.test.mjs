@@ -17,8 +17,10 @@ test('hash vectors', async () => {
   assert.deepEqual(checkHashCases(sdk, doc.cases), []);
 });
 
-test('evaluation vectors (hand-written and generated)', async () => {
-  const [count, failures] = checkEvaluationFiles(sdk, await loadEvaluationVectors());
+test('evaluation vectors (hand-written, generated and typed)', async () => {
+  const files = await loadEvaluationVectors();
+  assert.ok(Object.keys(files).includes('typed/validation.json'), 'typed/ vectors are loaded');
+  const [count, failures] = checkEvaluationFiles(sdk, files);
   assert.ok(count >= 100, `only ${count} cases found`);
   assert.deepEqual(failures.slice(0, 20), []);
 });

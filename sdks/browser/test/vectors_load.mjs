@@ -9,10 +9,11 @@ export async function loadHashVectors() {
   return JSON.parse(await readFile(`${vectorsDir}hash.json`, 'utf8'));
 }
 
-/** Every evaluation/*.json and generated/*.json, keyed by path relative to tests/vectors. */
+/** Every evaluation/, generated/ and typed/ (ABI version 2) file, keyed by path relative to
+ * tests/vectors. */
 export async function loadEvaluationVectors() {
   const files = {};
-  for (const dir of ['evaluation', 'generated']) {
+  for (const dir of ['evaluation', 'generated', 'typed']) {
     for (const name of (await readdir(`${vectorsDir}${dir}`)).sort()) {
       if (!name.endsWith('.json')) continue;
       files[`${dir}/${name}`] = JSON.parse(await readFile(`${vectorsDir}${dir}/${name}`, 'utf8'));

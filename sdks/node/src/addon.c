@@ -9,11 +9,18 @@
  * up: it evaluates the slot's flag directly (sk_flag_is_enabled).
  *
  * Scratch layout (kept in step with src/native.ts):
- *   u32[0]            slot of the flag (an index JavaScript assigned at upsert)
- *   u32[1]            byte length of the user key
- *   u32[4..9]         out: enabled, reason, rule_index, bucket, version low, version high
- *   u32[16 + i]       byte length of the value of the flag's i-th attribute name, or ABSENT
- *   bytes DATA_OFFSET user key bytes, then the present attribute values, back to back
+ *   u32[0]              slot of the flag (an index JavaScript assigned at upsert)
+ *   u32[1]              byte length of the user key
+ *   u32[4..11]          out: enabled, reason, rule_index, bucket, version low, version high,
+ *                       then (typed evaluation) variant, type
+ *   u32[16 + i]         byte length of the text of the flag's i-th attribute name, or ABSENT
+ *   u8[KIND_OFFSET + i] (typed evaluation) the i-th attribute's sk_value_kind
+ *   f64 at NUMBER_OFFSET + 8 i  (typed evaluation) the i-th attribute's number or boolean
+ *   bytes DATA_OFFSET   user key bytes, then the present attributes' texts, back to back
+ *
+ * Version 1 flags (boolean, one text condition per rule, no negate, serve or bucket_by) take
+ * sk_flag_evaluate with text attributes, as before; every other flag takes
+ * sk_flag_evaluate_typed, so numbers and booleans cross the ABI by value, not as text.
  */
 #include <node_api.h>
 #include <stdint.h>
@@ -22,14 +29,17 @@
 
 #include "sidekick.h"
 
-#define HDR_SLOT        0
-#define HDR_USER_LEN    1
-#define HDR_OUT         4
-#define HDR_VALUE_LENS  16
-#define MAX_NAMES       SK_MAX_RULES
-#define DATA_OFFSET     512
+#define HDR_SLOT       0
+#define HDR_USER_LEN   1
+#define HDR_OUT        4
+#define HDR_VALUE_LENS 16
+/* Distinct attribute names of one flag: every condition of every rule, and bucket_by. */
+#define MAX_NAMES       (SK_MAX_RULES * SK_MAX_CONDITIONS + 1)
+#define KIND_OFFSET     8448
+#define NUMBER_OFFSET   10496
+#define DATA_OFFSET     32768
 #define ABSENT          0xFFFFFFFFu
-#define INITIAL_SCRATCH (64 * 1024)
+#define INITIAL_SCRATCH (128 * 1024)
 #define STACK_STRING    256
 
 /* What the glue remembers about one stored flag: its key, the core's handle to it (refreshed
@@ -51,6 +61,8 @@ typedef struct store_context {
   size_t scratch_len;
   slot *slots;
   size_t slot_capacity;
+  sk_attribute *attrs;             /* MAX_NAMES entries, filled per evaluation */
+  sk_typed_attribute *typed_attrs; /* MAX_NAMES entries, filled per typed evaluation */
 } store_context;
 
 /* Throws a JavaScript Error for a failed Node-API call; the caller then returns NULL. */
@@ -197,7 +209,7 @@ static napi_value store_is_enabled(napi_env env, napi_callback_info info) {
   int32_t enabled = 0;
   const uint8_t *user;
   size_t user_len, attr_count;
-  sk_attribute attrs[MAX_NAMES];
+  sk_attribute *attrs = ctx == NULL ? NULL : ctx->attrs;
   const slot *s = ctx == NULL ? NULL : gather(ctx, &user, &user_len, attrs, &attr_count);
   if (s != NULL)
     enabled = sk_flag_is_enabled(s->flag, (const char *)user, user_len, attrs, attr_count);
@@ -215,10 +227,9 @@ static napi_value store_evaluate(napi_env env, napi_callback_info info) {
   sk_evaluation result = {0, SK_REASON_FLAG_NOT_FOUND, -1, -1, 0};
   const uint8_t *user;
   size_t user_len, attr_count;
-  sk_attribute attrs[MAX_NAMES];
-  const slot *s = gather(ctx, &user, &user_len, attrs, &attr_count);
+  const slot *s = gather(ctx, &user, &user_len, ctx->attrs, &attr_count);
   if (s != NULL)
-    sk_flag_evaluate(s->flag, (const char *)user, user_len, attrs, attr_count, &result);
+    sk_flag_evaluate(s->flag, (const char *)user, user_len, ctx->attrs, attr_count, &result);
   uint32_t *out = (uint32_t *)ctx->scratch + HDR_OUT;
   out[0] = (uint32_t)result.enabled;
   out[1] = (uint32_t)result.reason;
@@ -226,6 +237,71 @@ static napi_value store_evaluate(napi_env env, napi_callback_info info) {
   out[3] = (uint32_t)result.bucket;
   out[4] = (uint32_t)(result.version & 0xFFFFFFFFu);
   out[5] = (uint32_t)(result.version >> 32);
+  return NULL;
+}
+
+/* As gather, for a typed evaluation: each present attribute has a kind, a number (numbers and
+ * booleans) and a text (strings; a number's text when JavaScript gave one, e.g. a BigInt's). */
+static const slot *gather_typed(const store_context *ctx, const uint8_t **user, size_t *user_len,
+                                size_t *attr_count) {
+  const uint32_t *hdr = (const uint32_t *)ctx->scratch;
+  uint32_t index = hdr[HDR_SLOT];
+  if (index >= ctx->slot_capacity || ctx->slots[index].key == NULL)
+    return NULL;
+  const slot *s = &ctx->slots[index];
+  const uint8_t *kinds = ctx->scratch + KIND_OFFSET;
+  const double *numbers = (const double *)(ctx->scratch + NUMBER_OFFSET);
+  size_t limit = ctx->scratch_len - DATA_OFFSET;
+  size_t used = hdr[HDR_USER_LEN];
+  if (used > limit)
+    return NULL;
+  *user = ctx->scratch + DATA_OFFSET;
+  *user_len = used;
+  size_t count = 0;
+  for (size_t i = 0; i < s->name_count; i++) {
+    uint32_t text_len = hdr[HDR_VALUE_LENS + i];
+    if (text_len == ABSENT)
+      continue;
+    if (text_len > limit - used)
+      return NULL;
+    sk_typed_attribute *attr = &ctx->typed_attrs[count++];
+    attr->name = s->names[i];
+    attr->name_len = s->name_lens[i];
+    attr->kind = kinds[i];
+    attr->number = numbers[i];
+    attr->text = text_len == 0 && kinds[i] == SK_VALUE_NUMBER
+                     ? NULL
+                     : (const char *)ctx->scratch + DATA_OFFSET + used;
+    attr->text_len = text_len;
+    attr->reserved = 0;
+    used += text_len;
+  }
+  *attr_count = count;
+  return s;
+}
+
+/* Writes the typed evaluation into the scratch's out words (variant and type after the rest). */
+static napi_value store_evaluate_typed(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  store_context *ctx = context_of(env, info, &argc, NULL);
+  if (ctx == NULL)
+    return throw_napi(env, "napi_get_cb_info");
+  sk_typed_evaluation result = {0, SK_REASON_FLAG_NOT_FOUND, -1, -1, 0, -1, -1};
+  const uint8_t *user;
+  size_t user_len, attr_count;
+  const slot *s = gather_typed(ctx, &user, &user_len, &attr_count);
+  if (s != NULL)
+    sk_flag_evaluate_typed(s->flag, (const char *)user, user_len, ctx->typed_attrs, attr_count,
+                           &result);
+  uint32_t *out = (uint32_t *)ctx->scratch + HDR_OUT;
+  out[0] = (uint32_t)result.enabled;
+  out[1] = (uint32_t)result.reason;
+  out[2] = (uint32_t)result.rule_index;
+  out[3] = (uint32_t)result.bucket;
+  out[4] = (uint32_t)(result.version & 0xFFFFFFFFu);
+  out[5] = (uint32_t)(result.version >> 32);
+  out[6] = (uint32_t)result.variant;
+  out[7] = (uint32_t)result.type;
   return NULL;
 }
 
@@ -254,6 +330,124 @@ static napi_value store_begin(napi_env env, napi_callback_info info) {
   int32_t status =
       sk_flag_new(key.data, key.len, enabled, rollout, (uint64_t)version, &ctx->pending);
   text_free(&key);
+  return make_int(env, status);
+}
+
+/* beginTyped(key, type, enabled, rollout, variantCount, version) -> sk_status: starts the
+ * pending flag as a version 2 flag. */
+static napi_value store_begin_typed(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  store_context *ctx = method_args(
+      env, info, 6, argv, "beginTyped(key, type, enabled, rollout, variantCount, version)");
+  if (ctx == NULL)
+    return NULL;
+  sk_flag_free(ctx->pending);
+  ctx->pending = NULL;
+  text key;
+  if (!text_read(env, argv[0], &key))
+    return NULL;
+  int32_t type, rollout;
+  bool enabled;
+  uint32_t variant_count;
+  double version;
+  if (napi_get_value_int32(env, argv[1], &type) != napi_ok ||
+      napi_get_value_bool(env, argv[2], &enabled) != napi_ok ||
+      napi_get_value_int32(env, argv[3], &rollout) != napi_ok ||
+      napi_get_value_uint32(env, argv[4], &variant_count) != napi_ok ||
+      napi_get_value_double(env, argv[5], &version) != napi_ok) {
+    text_free(&key);
+    return throw_napi(env, "beginTyped: bad argument types");
+  }
+  int32_t status = sk_flag_new_typed(key.data, key.len, type, enabled, rollout, variant_count,
+                                     (uint64_t)version, &ctx->pending);
+  text_free(&key);
+  return make_int(env, status);
+}
+
+/* beginRule() -> sk_status: appends a rule without conditions yet. */
+static napi_value store_begin_rule(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  store_context *ctx = context_of(env, info, &argc, NULL);
+  if (ctx == NULL)
+    return throw_napi(env, "napi_get_cb_info");
+  return make_int(env, sk_flag_begin_rule(ctx->pending));
+}
+
+/* addCondition(attribute, operator, negate) -> sk_status */
+static napi_value store_add_condition(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  store_context *ctx = method_args(env, info, 3, argv, "addCondition(attribute, operator, negate)");
+  if (ctx == NULL)
+    return NULL;
+  text attribute;
+  if (!text_read(env, argv[0], &attribute))
+    return NULL;
+  int32_t op;
+  bool negate;
+  if (napi_get_value_int32(env, argv[1], &op) != napi_ok ||
+      napi_get_value_bool(env, argv[2], &negate) != napi_ok) {
+    text_free(&attribute);
+    return throw_napi(env, "addCondition: bad argument types");
+  }
+  int32_t status = sk_flag_add_condition(ctx->pending, attribute.data, attribute.len, op, negate);
+  text_free(&attribute);
+  return make_int(env, status);
+}
+
+/* serve(target, variants: number[], weights: number[] | null) -> sk_status: one variant when
+ * weights is null, else a split. */
+static napi_value store_serve(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  store_context *ctx = method_args(env, info, 3, argv, "serve(target, variants, weights)");
+  if (ctx == NULL)
+    return NULL;
+  int32_t target;
+  uint32_t count;
+  napi_valuetype weights_type;
+  NAPI_OK(env, napi_get_value_int32(env, argv[0], &target));
+  NAPI_OK(env, napi_get_array_length(env, argv[1], &count));
+  NAPI_OK(env, napi_typeof(env, argv[2], &weights_type));
+  if (count == 0 || count > SK_MAX_VARIANTS)
+    return make_int(env, SK_ERR_BAD_SPLIT);
+  int32_t variants[SK_MAX_VARIANTS];
+  uint32_t weights[SK_MAX_VARIANTS];
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value element;
+    NAPI_OK(env, napi_get_element(env, argv[1], i, &element));
+    NAPI_OK(env, napi_get_value_int32(env, element, &variants[i]));
+    if (weights_type != napi_null) {
+      NAPI_OK(env, napi_get_element(env, argv[2], i, &element));
+      NAPI_OK(env, napi_get_value_uint32(env, element, &weights[i]));
+    }
+  }
+  int32_t status = weights_type == napi_null
+                       ? sk_flag_serve_variant(ctx->pending, target, variants[0])
+                       : sk_flag_serve_split(ctx->pending, target, variants, weights, count);
+  return make_int(env, status);
+}
+
+/* setOffVariant(variant) -> sk_status */
+static napi_value store_set_off_variant(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  store_context *ctx = method_args(env, info, 1, argv, "setOffVariant(variant)");
+  if (ctx == NULL)
+    return NULL;
+  int32_t variant;
+  NAPI_OK(env, napi_get_value_int32(env, argv[0], &variant));
+  return make_int(env, sk_flag_set_off_variant(ctx->pending, variant));
+}
+
+/* setBucketBy(attribute) -> sk_status */
+static napi_value store_set_bucket_by(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  store_context *ctx = method_args(env, info, 1, argv, "setBucketBy(attribute)");
+  if (ctx == NULL)
+    return NULL;
+  text attribute;
+  if (!text_read(env, argv[0], &attribute))
+    return NULL;
+  int32_t status = sk_flag_set_bucket_by(ctx->pending, attribute.data, attribute.len);
+  text_free(&attribute);
   return make_int(env, status);
 }
 
@@ -359,8 +553,13 @@ static napi_value store_commit(napi_env env, napi_callback_info info) {
   char key_buf[SK_MAX_KEY_BYTES + 1];
   size_t key_len;
   NAPI_OK(env, napi_get_value_string_utf8(env, argv[1], key_buf, sizeof(key_buf), &key_len));
-  char *names[MAX_NAMES];
-  size_t name_lens[MAX_NAMES];
+  char **names = calloc(MAX_NAMES, sizeof(char *));
+  size_t *name_lens = calloc(MAX_NAMES, sizeof(size_t));
+  if (names == NULL || name_lens == NULL) {
+    free(names);
+    free(name_lens);
+    return make_int(env, SK_ERR_NOMEM);
+  }
   size_t converted = 0;
   int32_t status = SK_OK;
   for (; converted < name_count; converted++) {
@@ -386,6 +585,8 @@ static napi_value store_commit(napi_env env, napi_callback_info info) {
     status = SK_ERR_NOMEM;
   for (size_t i = 0; i < converted; i++)
     free(names[i]);
+  free(names);
+  free(name_lens);
   if (status != SK_OK) {
     slot_release(&fresh);
     sk_flag_free(ctx->pending);
@@ -516,23 +717,31 @@ static void context_free(napi_env env, void *data, void *hint) {
   for (size_t i = 0; i < ctx->slot_capacity; i++)
     slot_release(&ctx->slots[i]);
   free(ctx->slots);
+  free(ctx->attrs);
+  free(ctx->typed_attrs);
   if (ctx->scratch_ref != NULL)
     napi_delete_reference(env, ctx->scratch_ref);
   free(ctx);
 }
 
 /* createStore() -> {scratch, isEnabled, evaluate, begin, addRule, addValues, commit, discard,
- * remove, clear, count, version, grow}, every function bound to one new sk_store. */
+ * remove, clear, count, version, grow, and version 2's evaluateTyped, beginTyped, beginRule,
+ * addCondition, serve, setOffVariant, setBucketBy}, every function bound to one new sk_store. */
 static napi_value create_store(napi_env env, napi_callback_info info) {
   (void)info;
   store_context *ctx = calloc(1, sizeof(*ctx));
   if (ctx == NULL)
     return throw_napi(env, "out of memory");
   ctx->store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  ctx->attrs = calloc(MAX_NAMES, sizeof(sk_attribute));
+  ctx->typed_attrs = calloc(MAX_NAMES, sizeof(sk_typed_attribute));
   napi_value object;
-  if (ctx->store == NULL || napi_create_object(env, &object) != napi_ok ||
+  if (ctx->store == NULL || ctx->attrs == NULL || ctx->typed_attrs == NULL ||
+      napi_create_object(env, &object) != napi_ok ||
       napi_wrap(env, object, ctx, context_free, NULL, NULL) != napi_ok) {
     sk_store_free(ctx->store);
+    free(ctx->attrs);
+    free(ctx->typed_attrs);
     free(ctx);
     return throw_napi(env, "cannot create a store");
   }
@@ -545,10 +754,25 @@ static napi_value create_store(napi_env env, napi_callback_info info) {
     const char *name;
     napi_callback fn;
   } methods[] = {
-      {"isEnabled", store_is_enabled}, {"evaluate", store_evaluate},    {"begin", store_begin},
-      {"addRule", store_add_rule},     {"addValues", store_add_values}, {"commit", store_commit},
-      {"discard", store_discard},      {"remove", store_remove},        {"clear", store_clear},
-      {"count", store_count},          {"version", store_version},      {"grow", store_grow},
+      {"isEnabled", store_is_enabled},
+      {"evaluate", store_evaluate},
+      {"begin", store_begin},
+      {"addRule", store_add_rule},
+      {"addValues", store_add_values},
+      {"commit", store_commit},
+      {"discard", store_discard},
+      {"remove", store_remove},
+      {"clear", store_clear},
+      {"count", store_count},
+      {"version", store_version},
+      {"grow", store_grow},
+      {"evaluateTyped", store_evaluate_typed},
+      {"beginTyped", store_begin_typed},
+      {"beginRule", store_begin_rule},
+      {"addCondition", store_add_condition},
+      {"serve", store_serve},
+      {"setOffVariant", store_set_off_variant},
+      {"setBucketBy", store_set_bucket_by},
   };
   for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
     napi_value fn;

@@ -162,9 +162,29 @@ export class SidekickClient {
     return this.#state.store.isEnabled(flagKey, userKey, attributes);
   }
 
-  /** As isEnabled, with the reason, matching rule, bucket and version. */
+  /** The served value and variant, with the reason, matching rule, bucket and version. */
   evaluate(flagKey: string, userKey: string, attributes?: Attributes | null): Evaluation {
     return this.#state.store.evaluate(flagKey, userKey, attributes);
+  }
+
+  /** A boolean flag's answer; defaultValue when the flag is missing or of another type. */
+  getBoolean(flagKey: string, userKey: string, attributes?: Attributes | null, defaultValue = false): boolean {
+    return this.#state.store.getBoolean(flagKey, userKey, attributes, defaultValue);
+  }
+
+  /** A string flag's served value; defaultValue when the flag is missing or of another type. */
+  getString(flagKey: string, userKey: string, attributes?: Attributes | null, defaultValue = ''): string {
+    return this.#state.store.getString(flagKey, userKey, attributes, defaultValue);
+  }
+
+  /** A number flag's served value; defaultValue when the flag is missing or of another type. */
+  getNumber(flagKey: string, userKey: string, attributes?: Attributes | null, defaultValue = 0): number {
+    return this.#state.store.getNumber(flagKey, userKey, attributes, defaultValue);
+  }
+
+  /** A json flag's served value (a copy); defaultValue when the flag is missing or of another type. */
+  getJson<T = unknown>(flagKey: string, userKey: string, attributes?: Attributes | null, defaultValue: T | null = null): T | null {
+    return this.#state.store.getJson(flagKey, userKey, attributes, defaultValue);
   }
 
   /** The flags currently in use (copies). */

@@ -14,8 +14,12 @@ export {
   attributeText,
   type Attributes,
   type AttributeValue,
+  type Condition,
   type Flag,
+  type FlagType,
   type Operator,
   type Rule,
+  type Serve,
+  type Variant,
 } from './wire';
 export { EXPECTED_ABI_VERSION as ABI_VERSION } from './native';

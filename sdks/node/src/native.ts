@@ -9,7 +9,12 @@ export const HDR_SLOT = 0;
 export const HDR_USER_LEN = 1;
 export const HDR_OUT = 4;
 export const HDR_VALUE_LENS = 16;
-export const DATA_OFFSET = 512;
+/** Byte offsets of the typed evaluation's attribute kinds (u8) and numbers (f64). */
+export const KIND_OFFSET = 8448;
+export const NUMBER_OFFSET = 10496;
+export const DATA_OFFSET = 32768;
+/** Distinct attribute names one flag may have (every rule's conditions, and bucket_by). */
+export const MAX_NAMES = 100 * 20 + 1;
 export const ABSENT = 0xffffffff;
 
 /** One sk_store and the functions bound to it (see create_store in addon.c). */
@@ -27,6 +32,21 @@ export interface NativeStore {
   count(): number;
   version(key: string): number;
   grow(bytes: number): ArrayBuffer;
+  /** Version 2 (typed flags). */
+  evaluateTyped(): void;
+  beginTyped(
+    key: string,
+    type: number,
+    enabled: boolean,
+    rollout: number,
+    variantCount: number,
+    version: number,
+  ): number;
+  beginRule(): number;
+  addCondition(attribute: string, operator: number, negate: boolean): number;
+  serve(target: number, variants: readonly number[], weights: readonly number[] | null): number;
+  setOffVariant(variant: number): number;
+  setBucketBy(attribute: string): number;
 }
 
 export interface NativeModule {
@@ -49,6 +69,15 @@ export const SK_ERR_BAD_ATTRIBUTE = -6;
 export const SK_ERR_TOO_MANY_RULES = -7;
 export const SK_ERR_TOO_MANY_VALUES = -8;
 export const SK_ERR_NOT_FOUND = -10;
+export const SK_ERR_BAD_VALUE = -14;
+
+/** sk_serve_target and sk_value_kind (version 2). */
+export const SK_SERVE_RULE = 0;
+export const SK_SERVE_FALLTHROUGH = 1;
+export const SK_VALUE_TEXT = 0;
+export const SK_VALUE_NUMBER = 1;
+export const SK_VALUE_BOOL = 2;
+export const SK_VALUE_OTHER = 3;
 
 function load(): NativeModule {
   // dist/src/native.js -> <package>/build/sidekick.node

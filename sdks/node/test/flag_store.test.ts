@@ -1,12 +1,13 @@
 /** flag_store.test.ts — FlagStore's JavaScript surface beyond the shared vectors. */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import {
   ABI_VERSION,
   attributeText,
   bucket,
   FlagStore,
+  type Flag,
   FlagValidationError,
   murmur3_32,
   SidekickClient,
@@ -140,4 +141,61 @@ test('the addon loads and evaluates in worker threads, each with its own stores'
   let on = 0;
   for (let i = 0; i < 1000; i++) if (here.isEnabled('w', `user-${i}`)) on++;
   assert.deepEqual(runs, [on, on, on]);
+});
+
+describe('typed flags', () => {
+  const flag: Flag = {
+    key: 'limit',
+    type: 'number' as const,
+    is_enabled: true,
+    variants: [
+      { key: 'low', value: 10 },
+      { key: 'high', value: 1000 },
+    ],
+    off_variant: 'low',
+    fallthrough: { variant: 'low' },
+    rules: [{ conditions: [{ attribute: 'age', operator: 'Gte' as const, values: ['18.5'] }], serve: { variant: 'high' } }],
+    version: 3,
+  };
+
+  test('a number attribute compares by value, not as text', () => {
+    const store = new FlagStore([flag]);
+    assert.equal(store.getNumber('limit', 'u', { age: 18.75 }, -1), 1000);
+    assert.equal(store.getNumber('limit', 'u', { age: 18.25 }, -1), 10);
+    assert.deepEqual(store.evaluate('limit', 'u', { age: 19 }), {
+      enabled: false,
+      value: 1000,
+      variant: 'high',
+      reason: 'RULE_MATCH',
+      ruleIndex: 0,
+      bucket: null,
+      version: 3,
+    });
+  });
+
+  test('getters answer the default for a missing flag or another type, and never throw', () => {
+    const store = new FlagStore([flag, { key: 'plain', is_enabled: true }]);
+    assert.equal(store.getString('limit', 'u', null, 'd'), 'd');
+    assert.equal(store.getNumber('missing', 'u', null, 7), 7);
+    assert.equal(store.getBoolean('plain', 'u'), true);
+    assert.equal(store.getBoolean('limit', 'u', null, true), true);
+    assert.deepEqual(store.getJson('plain', 'u', null, { a: 1 }), { a: 1 });
+    assert.equal(store.isEnabled('limit', 'u', { age: 30 }), false);
+  });
+});
+
+test('a json variant cannot be changed through the flag passed in or a value read out', () => {
+  const flag: Flag = {
+    key: 'theme',
+    type: 'json',
+    is_enabled: true,
+    variants: [{ key: 'dark', value: { colors: ['black'] } }],
+    off_variant: 'dark',
+    fallthrough: { variant: 'dark' },
+  };
+  const store = new FlagStore([flag]);
+  (flag.variants![0].value as { colors: string[] }).colors.push('changed');
+  const read = store.evaluate('theme', 'u').value as { colors: string[] };
+  assert.throws(() => read.colors.push('changed'), TypeError);
+  assert.deepEqual(store.getJson('theme', 'u'), { colors: ['black'] });
 });
