@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 
 from flags.exceptions import FlagValidationError
-from flags.models import MAX_VALUES_PER_RULE, Flag, Rule
+from flags.models import DESCRIPTION_MAX_LENGTH, MAX_VALUES_PER_RULE, Environment, Flag, Rule
 from flags.validation import validate_flag_patch
 
 TOP_LEVEL_FIELDS = ("key", "is_enabled", "rollout_percentage", "description")
@@ -27,15 +27,28 @@ class FlagAdminForm(forms.ModelForm):
     # The version the page was opened at: saving over someone else's newer change is refused
     # (like If-Match) instead of silently replacing their rules.
     expected_version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # The definition's description, shared by every environment of the project.
+    description = forms.CharField(
+        required=False,
+        max_length=DESCRIPTION_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Shared by every environment of the project.",
+    )
+    # Where a new flag is edited first (it is created, off, in the project's other ones).
+    environment = forms.ModelChoiceField(
+        queryset=Environment.objects.select_related("project"), required=False
+    )
 
     class Meta:
         model = Flag
-        fields = TOP_LEVEL_FIELDS
+        fields = ("key", "is_enabled", "rollout_percentage")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["expected_version"] = self.instance.version
+            self.initial["description"] = self.instance.definition.description
+            del self.fields["environment"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

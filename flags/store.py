@@ -1,6 +1,9 @@
-"""The per-process flag store: every flag this process serves and evaluates, kept by version.
+"""The per-process flag stores: every flag this process serves and evaluates, kept by version,
+one store per environment.
 
-One instance per process (`process_flag_store()`). It is loaded from the database on first use,
+One registry per process (`environment_stores()`), one store per environment in it
+(`process_flag_store(environment_id)`; without an id, the default environment's). A store is
+loaded from the database on first use,
 updated by every change event (this process's own writes and, through the channel layer, other
 instances'), and answers `GET /api/flags`, `/api/evaluate` and the stream's snapshot. Writes are
 version-aware, so an event applied twice or out of order changes nothing. Bringing it up to the
@@ -14,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import evalcore
+from flags.scopes import default_environment
 from flags.selectors import flag_list_wire
 from flags.wire import WireFlag, encode_json
 
@@ -113,22 +117,65 @@ class ProcessFlagStore:
         return len(self._core)
 
 
-_store: ProcessFlagStore | None = None
-_store_lock = threading.Lock()
+class EnvironmentStores:
+    """This process's stores, by environment id, each created (and loaded) on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stores: dict[int, ProcessFlagStore] = {}
+        self._default_id: int | None = None
+
+    def store(self, environment_id: int) -> ProcessFlagStore:
+        store = self._stores.get(environment_id)
+        if store is None:
+            with self._lock:
+                store = self._stores.get(environment_id)
+                if store is None:
+                    store = ProcessFlagStore(
+                        loader=lambda: flag_list_wire(environment_id=environment_id)
+                    )
+                    self._stores[environment_id] = store
+        return store
+
+    def loaded(self) -> dict[int, ProcessFlagStore]:
+        """The stores created so far (the environments this process serves)."""
+        with self._lock:
+            return dict(self._stores)
+
+    def forget(self, environment_id: int) -> None:
+        with self._lock:
+            self._stores.pop(environment_id, None)
+            if self._default_id == environment_id:
+                self._default_id = None
+
+    def default_id(self) -> int:
+        """The id of SIDEKICK_DEFAULT_ENVIRONMENT (created when missing), read once."""
+        if self._default_id is None:
+            self._default_id = default_environment().pk
+        return self._default_id
 
 
-def process_flag_store() -> ProcessFlagStore:
-    """This process's store, created (and loaded from the database) on first use."""
-    global _store
-    if _store is None:
-        with _store_lock:
-            if _store is None:
-                _store = ProcessFlagStore(loader=flag_list_wire)
-    return _store
+_stores: EnvironmentStores | None = None
+_stores_lock = threading.Lock()
+
+
+def environment_stores() -> EnvironmentStores:
+    global _stores
+    if _stores is None:
+        with _stores_lock:
+            if _stores is None:
+                _stores = EnvironmentStores()
+    return _stores
+
+
+def process_flag_store(environment_id: int | None = None) -> ProcessFlagStore:
+    """This process's store of an environment (default: SIDEKICK_DEFAULT_ENVIRONMENT)."""
+    stores = environment_stores()
+    return stores.store(stores.default_id() if environment_id is None else environment_id)
 
 
 def reset_process_flag_store() -> None:
-    """Forgets the store so that the next use reloads it from the database (tests, reconnects)."""
-    global _store
-    with _store_lock:
-        _store = None
+    """Forgets every store so that the next use reloads from the database (tests, reconnects)."""
+    global _stores
+    with _stores_lock:
+        _stores = None

@@ -25,7 +25,11 @@ from flags.models import (
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # Fields a client may send; `version` and `updated_at` are the server's and ignored on input, so a
 # client can send back exactly what it read.
-WRITABLE_FIELDS = ("key", "is_enabled", "rollout_percentage", "description", "rules")
+WRITABLE_FIELDS = ("key", "is_enabled", "rollout_percentage", "description", "client_side", "rules")
+# Fields of the definition, shared by every environment of the project; the others are the state
+# of the flag in one environment.
+DEFINITION_FIELDS = ("description", "client_side")
+STATE_FIELDS = ("is_enabled", "rollout_percentage", "rules")
 IGNORED_FIELDS = ("version", "updated_at")
 RULE_FIELDS = ("attribute", "operator", "values")
 
@@ -91,6 +95,11 @@ def _check_description(errors: Errors, value: Any) -> None:
         _add(errors, "description", problem)
 
 
+def _check_client_side(errors: Errors, value: Any) -> None:
+    if not isinstance(value, bool):
+        _add(errors, "client_side", "Must be a boolean (true or false).")
+
+
 def _check_rule(errors: Errors, path: str, rule: Any) -> None:
     if not isinstance(rule, Mapping):
         _add(errors, path, "Must be an object with attribute, operator and values.")
@@ -149,6 +158,7 @@ _CHECKS = {
     "is_enabled": _check_is_enabled,
     "rollout_percentage": _check_rollout,
     "description": _check_description,
+    "client_side": _check_client_side,
     "rules": _check_rules,
 }
 
@@ -171,15 +181,22 @@ def _validate_fields(data: Any, *, partial: bool) -> dict[str, Any]:
 
 
 def validate_flag(data: Any) -> dict[str, Any]:
-    """A whole flag (create or replace): the writable fields with their defaults filled in."""
+    """A whole flag (create or replace): the writable fields with their defaults filled in.
+
+    `client_side` is there only when sent: a new flag then takes the default (false) and a
+    replaced one keeps its value, so a v1 client replacing a flag never hides it from browsers.
+    """
     fields = _validate_fields(data, partial=False)
-    return {
+    whole = {
         "key": fields["key"],
         "is_enabled": fields.get("is_enabled", False),
         "rollout_percentage": fields.get("rollout_percentage"),
         "description": fields.get("description"),
         "rules": [_copy_rule(rule) for rule in fields.get("rules", [])],
     }
+    if "client_side" in fields:
+        whole["client_side"] = fields["client_side"]
+    return whole
 
 
 def validate_flag_patch(data: Any) -> dict[str, Any]:
