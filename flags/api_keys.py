@@ -141,9 +141,7 @@ def _recall(secret_hash: str) -> Principal | None:
 
 def _principal(key: ApiKey) -> Principal:
     role: Role = ApiKeyRole(key.role).value  # type: ignore[assignment]
-    return Principal(
-        role=role, name=key.name, key_id=key.pk, environment_id=key.environment_id
-    )
+    return Principal(role=role, name=key.name, key_id=key.pk, environment_id=key.environment_id)
 
 
 def authenticate_bearer(raw_key: str) -> Principal | None:

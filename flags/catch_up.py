@@ -87,7 +87,7 @@ def catch_up_store(after_change_id: int) -> tuple[list[EnvironmentEvent], int]:
         store = stores.get(record.environment_id)
         if store is not None:
             event = event_of(record)
-            if store.apply(event):
+            if store.apply(event, int(record.revision)):
                 events.append((record.environment_id, event))
     newest = records[-1].pk if records else after_change_id
     return events, newest
@@ -98,9 +98,7 @@ def reconcile_store() -> list[EnvironmentEvent]:
     events."""
     events: list[EnvironmentEvent] = []
     for environment_id, store in environment_stores().loaded().items():
-        events.extend(
-            (environment_id, event) for event in _reconcile_one(environment_id, store)
-        )
+        events.extend((environment_id, event) for event in _reconcile_one(environment_id, store))
     return events
 
 
@@ -122,11 +120,7 @@ def _reconcile_one(environment_id: int, store: ProcessFlagStore) -> list[ChangeE
             if version > before.get(key, -1) and version > _current_version(store, key)
         }
         fresh = (
-            [
-                flag
-                for flag in flag_list_wire(environment_id=environment_id)
-                if flag["key"] in stale
-            ]
+            [flag for flag in flag_list_wire(environment_id=environment_id) if flag["key"] in stale]
             if stale
             else []
         )

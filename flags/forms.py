@@ -48,7 +48,8 @@ class FlagAdminForm(forms.ModelForm):
         if self.instance.pk:
             self.initial["expected_version"] = self.instance.version
             self.initial["description"] = self.instance.definition.description
-            del self.fields["environment"]
+            self.initial["environment"] = self.instance.environment_id
+            self.fields["environment"].disabled = True
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -7,7 +7,13 @@ from typing import Any
 from django.db.models import Count, Max, QuerySet
 
 from flags.models import ApiKey, ChangeRecord, Environment, Flag, FlagTombstone, Project
+from flags.scopes import default_environment
 from flags.wire import WireFlag, flag_to_wire, format_timestamp
+
+
+def _environment(environment_id: int | None) -> int:
+    """The environment named by id; None: SIDEKICK_DEFAULT_ENVIRONMENT (as the v1 paths)."""
+    return default_environment().pk if environment_id is None else environment_id
 
 
 def _with_rules(environment_id: int) -> QuerySet[Flag]:
@@ -19,26 +25,43 @@ def _with_rules(environment_id: int) -> QuerySet[Flag]:
     )
 
 
-def flag_list_wire(*, environment_id: int) -> list[WireFlag]:
+def flag_list_wire(*, environment_id: int | None = None) -> list[WireFlag]:
     """Every flag of an environment in the wire format, ordered by key (two queries)."""
-    return [flag_to_wire(flag, list(flag.rules.all())) for flag in _with_rules(environment_id)]
+    return [
+        flag_to_wire(flag, list(flag.rules.all()))
+        for flag in _with_rules(_environment(environment_id))
+    ]
 
 
-def flag_versions(*, environment_id: int) -> dict[str, int]:
+def environment_revision(environment_id: int) -> int:
+    """The environment's revision (0 when it no longer exists)."""
+    revision = (
+        Environment.objects.filter(pk=environment_id).values_list("revision", flat=True).first()
+    )
+    return int(revision or 0)
+
+
+def flag_versions(*, environment_id: int | None = None) -> dict[str, int]:
     """Key -> version of every flag of an environment; one narrow query for reconciliation."""
-    return dict(Flag.objects.filter(environment_id=environment_id).values_list("key", "version"))
-
-
-def deleted_versions(*, environment_id: int) -> dict[str, int]:
-    """Key -> the DELETE event version of every deleted key not created again, in one
-    environment."""
     return dict(
-        FlagTombstone.objects.filter(environment_id=environment_id).values_list("key", "version")
+        Flag.objects.filter(environment_id=_environment(environment_id)).values_list(
+            "key", "version"
+        )
     )
 
 
-def flag_get_wire(*, key: str, environment_id: int) -> WireFlag | None:
-    flag = _with_rules(environment_id).filter(key=key).first()
+def deleted_versions(*, environment_id: int | None = None) -> dict[str, int]:
+    """Key -> the DELETE event version of every deleted key not created again, in one
+    environment."""
+    return dict(
+        FlagTombstone.objects.filter(environment_id=_environment(environment_id)).values_list(
+            "key", "version"
+        )
+    )
+
+
+def flag_get_wire(*, key: str, environment_id: int | None = None) -> WireFlag | None:
+    flag = _with_rules(_environment(environment_id)).filter(key=key).first()
     return flag_to_wire(flag, list(flag.rules.all())) if flag else None
 
 
@@ -48,10 +71,12 @@ def flag_list_with_rule_counts() -> QuerySet[Flag]:
     )
 
 
-def flag_history(*, key: str, environment_id: int) -> QuerySet[ChangeRecord]:
+def flag_history(*, key: str, environment_id: int | None = None) -> QuerySet[ChangeRecord]:
     """The change records of one key in one environment, newest first (deletes and
     re-creations included)."""
-    return ChangeRecord.objects.filter(environment_id=environment_id, flag_key=key).order_by("-id")
+    return ChangeRecord.objects.filter(
+        environment_id=_environment(environment_id), flag_key=key
+    ).order_by("-id")
 
 
 def change_record_wire(record: ChangeRecord) -> dict[str, Any]:

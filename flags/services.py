@@ -73,7 +73,7 @@ def _bump_revisions(counts: dict[int, int]) -> dict[int, int]:
     with connection.cursor() as cursor:
         for environment_id in sorted(counts):
             cursor.execute(
-                f"UPDATE {table} SET revision = revision + %s WHERE id = %s RETURNING revision",  # noqa: S608 (a quoted table name, values bound)
+                f"UPDATE {table} SET revision = revision + %s WHERE id = %s RETURNING revision",
                 [counts[environment_id], environment_id],
             )
             row = cursor.fetchone()
@@ -152,9 +152,11 @@ def _locked_definition(project_id: int, key: str) -> FlagDefinition | None:
 
 
 def _locked_state(environment: Environment, key: str) -> Flag | None:
+    """The flag's state, locked. Its definition is read by a later query on purpose: one joined
+    here would be the version from before any wait for the lock (PostgreSQL rechecks only the
+    locked row), and a definition writer that held the lock may just have changed it."""
     return (
         Flag.objects.select_for_update(of=("self",))
-        .select_related("definition")
         .filter(environment=environment, key=key)
         .first()
     )
@@ -640,9 +642,7 @@ def project_update(*, project: Project, name: str) -> Project:
 
 
 def _bound_keys(environments: Iterable[Environment]) -> list[ApiKey]:
-    return list(
-        ApiKey.objects.filter(environment__in=list(environments), revoked_at__isnull=True)
-    )
+    return list(ApiKey.objects.filter(environment__in=list(environments), revoked_at__isnull=True))
 
 
 def _refuse_or_revoke(keys: list[ApiKey], *, force: bool, what: str) -> None:

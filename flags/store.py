@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import evalcore
 from flags.scopes import default_environment
-from flags.selectors import flag_list_wire
+from flags.selectors import environment_revision, flag_list_wire
 from flags.wire import WireFlag, encode_json
 
 if TYPE_CHECKING:
@@ -26,12 +26,18 @@ if TYPE_CHECKING:
 
 
 class ProcessFlagStore:
-    def __init__(self, loader: Callable[[], Iterable[WireFlag]] | None = None) -> None:
+    def __init__(
+        self,
+        loader: Callable[[], Iterable[WireFlag]] | None = None,
+        revision_loader: Callable[[], int] | None = None,
+    ) -> None:
         self._lock = threading.RLock()
         self._core = evalcore.FlagStore()
         self._loader = loader
+        self._revision_loader = revision_loader
         self._loaded = loader is None
         self._revision = 0
+        self._environment_revision = 0
         self._encoded_list: tuple[int, str] | None = None
 
     def _ensure_loaded(self) -> None:
@@ -40,8 +46,27 @@ class ProcessFlagStore:
         with self._lock:
             if not self._loaded:
                 assert self._loader is not None
+                # Read before the flags: the store then holds at least what this revision names.
+                if self._revision_loader is not None:
+                    self._environment_revision = max(
+                        self._environment_revision, self._revision_loader()
+                    )
                 self._replace_all_locked(self._loader())
                 self._loaded = True
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._loaded
+
+    @property
+    def environment_revision(self) -> int:
+        """The newest environment revision (the database's counter) this store is known to hold."""
+        self._ensure_loaded()
+        return self._environment_revision
+
+    def note_environment_revision(self, revision: int) -> None:
+        with self._lock:
+            self._environment_revision = max(self._environment_revision, revision)
 
     @property
     def revision(self) -> int:
@@ -49,10 +74,12 @@ class ProcessFlagStore:
         self._ensure_loaded()
         return self._revision
 
-    def apply(self, event: ChangeEvent) -> bool:
-        """Applies an UPSERT or DELETE event; returns whether it changed anything."""
+    def apply(self, event: ChangeEvent, revision: int = 0) -> bool:
+        """Applies an UPSERT or DELETE event (that brought the environment to `revision`, when
+        known); returns whether it changed anything."""
         self._ensure_loaded()
         with self._lock:
+            self._environment_revision = max(self._environment_revision, revision)
             if event["type"] == "UPSERT":
                 changed = self._core.upsert(event["flag"])
             elif event["type"] == "DELETE":
@@ -106,6 +133,12 @@ class ProcessFlagStore:
         with self._lock:
             return self._revision, self.flags()
 
+    def snapshot(self) -> tuple[int, int, list[WireFlag]]:
+        """Store revision, environment revision and every flag, read together."""
+        self._ensure_loaded()
+        with self._lock:
+            return self._revision, self._environment_revision, self.flags()
+
     def evaluate(
         self, flag_key: str, user_key: str, attributes: dict[str, Any] | None = None
     ) -> evalcore.Evaluation:
@@ -132,7 +165,8 @@ class EnvironmentStores:
                 store = self._stores.get(environment_id)
                 if store is None:
                     store = ProcessFlagStore(
-                        loader=lambda: flag_list_wire(environment_id=environment_id)
+                        loader=lambda: flag_list_wire(environment_id=environment_id),
+                        revision_loader=lambda: environment_revision(environment_id),
                     )
                     self._stores[environment_id] = store
         return store

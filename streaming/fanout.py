@@ -56,11 +56,14 @@ class StreamSubscriber:
     direct socket path when the server allows it (see `streaming.direct_write`).
     """
 
-    __slots__ = ("key_id", "pending", "send", "writer")
+    __slots__ = ("environment_id", "key_id", "pending", "send", "writer")
 
-    def __init__(self, send: AsgiSend, key_id: int | None = None) -> None:
+    def __init__(
+        self, send: AsgiSend, key_id: int | None = None, environment_id: int | None = None
+    ) -> None:
         self.send = send
         self.key_id = key_id  # the database API key that opened it (None: SDK_KEY, auth off)
+        self.environment_id = environment_id  # the one environment whose changes it carries
         self.pending: list[dict[str, Any]] | None = []
         self.writer: direct_write.DirectWriter | None = None
 
@@ -101,16 +104,21 @@ class StreamSubscriber:
 
 
 class LocalStreams:
-    """This process's open streams, the outbox of changes for them, and their keep-alives."""
+    """This process's open streams, the outbox of changes for them, and their keep-alives.
+
+    Each stream carries one environment: a change is written only to the streams of the
+    environment it happened in.
+    """
 
     def __init__(self) -> None:
         self.subscribers: set[StreamSubscriber] = set()
+        self.by_environment: dict[int | None, set[StreamSubscriber]] = {}
         # Keys revoked while this process runs: a key verified before is not trusted again.
         self.revoked_key_ids: set[int] = set()
         # Loop time of the last change fanned out: the collector waits for a quiet moment.
         self.last_change_at = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._outbox: asyncio.Queue[bytes] | None = None
+        self._outbox: asyncio.Queue[tuple[int, bytes]] | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Binds to the loop that runs `run_outbox` (the hub's)."""
@@ -119,14 +127,22 @@ class LocalStreams:
 
     # Subscribers ----------------------------------------------------------------------------
 
-    def subscribe(self, send: AsgiSend, key_id: int | None = None) -> StreamSubscriber:
+    def subscribe(
+        self, send: AsgiSend, key_id: int | None = None, environment_id: int | None = None
+    ) -> StreamSubscriber:
         """Registers a stream before it reads the snapshot; deliveries queue until `open`."""
-        subscriber = StreamSubscriber(send, key_id)
+        subscriber = StreamSubscriber(send, key_id, environment_id)
         self.subscribers.add(subscriber)
+        self.by_environment.setdefault(environment_id, set()).add(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: StreamSubscriber) -> None:
         self.subscribers.discard(subscriber)
+        streams = self.by_environment.get(subscriber.environment_id)
+        if streams is not None:
+            streams.discard(subscriber)
+            if not streams:
+                del self.by_environment[subscriber.environment_id]
 
     async def end_streams_of(self, key_id: int) -> None:
         """Ends the streams opened with a revoked key (on the loop)."""
@@ -148,17 +164,18 @@ class LocalStreams:
 
     # Fan out --------------------------------------------------------------------------------
 
-    def fan_out(self, event: ChangeEvent) -> None:
-        """Queues a change that took effect in the store for every local stream (on the loop)."""
+    def fan_out(self, event: ChangeEvent, environment_id: int) -> None:
+        """Queues a change that took effect in an environment's store for that environment's
+        local streams (on the loop)."""
         assert self._outbox is not None
-        self._outbox.put_nowait(update_chunk(event))
+        self._outbox.put_nowait((environment_id, update_chunk(event)))
 
-    def fan_out_threadsafe(self, event: ChangeEvent) -> None:
+    def fan_out_threadsafe(self, event: ChangeEvent, environment_id: int) -> None:
         """`fan_out` from any thread (a request's commit); nothing while no loop runs."""
         loop = self.loop
         if loop is None:
             return
-        chunk = update_chunk(event)
+        chunk = (environment_id, update_chunk(event))
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -175,18 +192,23 @@ class LocalStreams:
         assert self._outbox is not None
         loop = asyncio.get_running_loop()
         while True:
-            await self.write_to_all(Delivery(await self._outbox.get()))
+            environment_id, chunk = await self._outbox.get()
+            await self.write_to_all(Delivery(chunk), environment_id)
             self.last_change_at = loop.time()
 
-    async def write_to_all(self, delivery: Delivery) -> None:
-        """Sends one chunk to every stream, a slice at a time.
+    async def write_to_all(self, delivery: Delivery, environment_id: int | None = None) -> None:
+        """Sends one chunk to every stream of an environment (every stream when None), a slice
+        at a time.
 
         Within a slice nothing awaits between collecting the direct writers (`deliver_now`) and
         sending to them (`batch.send`): no connection can close and no descriptor be reused in
         between (see `direct_write.DirectBatch`).
         """
         # A copy: streams that open or close during the awaits do not disturb the walk.
-        subscribers = list(self.subscribers)
+        if environment_id is None:
+            subscribers = list(self.subscribers)
+        else:
+            subscribers = list(self.by_environment.get(environment_id, ()))
         batch = delivery.direct_batch()
         for start in range(0, len(subscribers), FAN_OUT_BATCH):
             by_asgi = [

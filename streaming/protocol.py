@@ -8,6 +8,7 @@ encoded once and the same bytes are sent to every stream.
 from __future__ import annotations
 
 import threading
+import weakref
 
 from flags.events import ChangeEvent, upsert_event
 from flags.store import ProcessFlagStore
@@ -27,27 +28,31 @@ def update_chunk(event: ChangeEvent) -> bytes:
 
 
 class SnapshotBytes:
-    """The stream's opening bytes, encoded once per store revision.
+    """The stream's opening bytes, encoded once per store (one per environment) and revision.
 
     Every connection that bootstraps while the revision is current shares these bytes, so a
-    thousand clients connecting at once cost one serialisation, not a thousand.
+    thousand clients connecting at once cost one serialisation, not a thousand. `ready` carries
+    the environment's revision as well as the flag count.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cached: tuple[ProcessFlagStore, int, bytes] | None = None
+        self._cached: weakref.WeakKeyDictionary[ProcessFlagStore, tuple[int, bytes]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def of(self, store: ProcessFlagStore) -> bytes:
-        cached = self._cached
-        if cached is not None and cached[0] is store and cached[1] == store.revision:
-            return cached[2]
+        cached = self._cached.get(store)
+        if cached is not None and cached[0] == store.revision:
+            return cached[1]
         with self._lock:
-            revision, flags = store.flags_at_revision()
+            revision, environment_revision, flags = store.snapshot()
             parts = [sse_event("connected", "true")]
             parts.extend(sse_event("update", encode_json(upsert_event(flag))) for flag in flags)
-            parts.append(sse_event("ready", encode_json({"flags": len(flags)})))
+            ready = {"flags": len(flags), "revision": environment_revision}
+            parts.append(sse_event("ready", encode_json(ready)))
             encoded = "".join(parts).encode()
-            self._cached = (store, revision, encoded)
+            self._cached[store] = (revision, encoded)
             return encoded
 
 

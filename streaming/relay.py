@@ -34,9 +34,16 @@ PROBE_SECONDS = 1.0
 PROBE_TIMEOUT_SECONDS = 2.0
 
 
-def change_message(event: ChangeEvent) -> dict[str, Any]:
-    """The group message for a change; `data` is the SSE payload, encoded once for all readers."""
-    return {"type": CHANGE_MESSAGE_TYPE, "event": event, "data": encode_json(event)}
+def change_message(event: ChangeEvent, environment_id: int, revision: int = 0) -> dict[str, Any]:
+    """The group message for a change in one environment; `data` is the SSE payload, encoded
+    once for all readers."""
+    return {
+        "type": CHANGE_MESSAGE_TYPE,
+        "event": event,
+        "environment_id": environment_id,
+        "revision": revision,
+        "data": encode_json(event),
+    }
 
 
 def revoked_message(key_id: int) -> dict[str, Any]:
@@ -49,7 +56,7 @@ class Relay:
     def __init__(
         self,
         *,
-        on_change: Callable[[ChangeEvent], None],
+        on_change: Callable[[ChangeEvent, int, int], None],
         on_revoked: Callable[[int], Awaitable[None]],
         on_back: Callable[[], Awaitable[Any]],
     ) -> None:
@@ -145,10 +152,12 @@ class Relay:
                 continue
             kind = message.get("type")
             if kind == CHANGE_MESSAGE_TYPE:
-                event = message["event"]
+                event = message.get("event")
                 try:
-                    self._on_change(event)
-                except (KeyError, ValueError):
+                    self._on_change(
+                        event, int(message["environment_id"]), int(message.get("revision") or 0)
+                    )
+                except (KeyError, ValueError, TypeError):
                     logger.exception("ignoring a malformed change event %r", event)
             elif kind == REVOKED_MESSAGE_TYPE:
                 await self._on_revoked(int(message["key_id"]))

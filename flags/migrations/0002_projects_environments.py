@@ -282,9 +282,7 @@ class Migration(migrations.Migration):
                 to="flags.environment",
             ),
         ),
-        migrations.AlterModelOptions(
-            name="flag", options={"ordering": ("environment", "key")}
-        ),
+        migrations.AlterModelOptions(name="flag", options={"ordering": ("environment", "key")}),
         migrations.AddConstraint(
             model_name="flag",
             constraint=models.UniqueConstraint(
@@ -314,7 +312,9 @@ class Migration(migrations.Migration):
             constraint=models.CheckConstraint(
                 condition=models.Q(
                     models.Q(("environment__isnull", True), ("role", "admin")),
-                    models.Q(models.Q(("role", "admin"), _negated=True), ("environment__isnull", False)),
+                    models.Q(
+                        models.Q(("role", "admin"), _negated=True), ("environment__isnull", False)
+                    ),
                     ("revoked_at__isnull", False),
                     _connector="OR",
                 ),

@@ -13,7 +13,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from flags.models import ChangeRecord, Flag
-from tests.flags.conftest import client_for, stored_state
+from tests.flags.conftest import client_for, in_default_environment, stored_state
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,7 +87,12 @@ def test_list_is_served_from_the_process_store_as_a_json_array(
     assert response["Content-Type"] == "application/json"
     flags = response.json()
     assert [flag["key"] for flag in flags] == ["alpha", "dark_mode"]
-    assert flags[1] == {**DARK_MODE, "version": 1, "updated_at": flags[1]["updated_at"]}
+    assert flags[1] == {
+        **DARK_MODE,
+        "client_side": False,
+        "version": 1,
+        "updated_at": flags[1]["updated_at"],
+    }
 
 
 def test_get_one_sends_a_strong_etag(admin_client) -> None:
@@ -445,8 +450,8 @@ def test_database_unavailable_gives_503_and_list_keeps_serving(
         _drop_connections()
         connection.settings_dict.clear()
         connection.settings_dict.update(saved)
-    assert Flag.objects.get(key="dark_mode").version == 1
-    assert ChangeRecord.objects.count() == 1
+    assert in_default_environment(Flag).get(key="dark_mode").version == 1
+    assert in_default_environment(ChangeRecord).count() == 1
     assert published == []
 
 

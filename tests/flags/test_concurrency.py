@@ -14,7 +14,7 @@ from django.db import connection
 from flags import services
 from flags.models import ChangeRecord
 from flags.selectors import flag_get_wire
-from tests.flags.conftest import client_for
+from tests.flags.conftest import client_for, in_default_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,7 +73,9 @@ def test_concurrent_patches_equal_a_serial_order(postgres_required, keys, publis
     assert {name: final[name] for name in state} == state
 
     # The audit log is one unbroken chain: each record's "before" is the previous "after".
-    records = list(ChangeRecord.objects.filter(flag_key="contended").order_by("version"))
+    records = list(
+        in_default_environment(ChangeRecord).filter(flag_key="contended").order_by("version")
+    )
     assert [record.version for record in records] == list(range(1, WRITERS + 2))
     for previous, record in itertools.pairwise(records):
         assert record.before == previous.after

@@ -9,6 +9,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from flags import services
+from flags.scopes import default_environment
 from streaming.relay import CHANGE_MESSAGE_TYPE, REVOKED_MESSAGE_TYPE, UPDATES_GROUP
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,10 +29,20 @@ def test_published_changes_and_revocations_reach_the_group() -> None:
 
     channel = async_to_sync(join)()
     try:
-        flag = services.flag_upsert(data={"key": "broadcast"}, actor="t").flag
-        message = async_to_sync(receive)(channel)
-        assert message["type"] == CHANGE_MESSAGE_TYPE
-        assert message["event"] == {"type": "UPSERT", "flag": flag}
+        production = default_environment()
+        flag = services.flag_upsert(data={"key": "broadcast", "is_enabled": True}, actor="t").flag
+        # A new flag is created in every environment of the project: one message each, in
+        # environment order, each naming its environment and the revision it brought.
+        environments = list(production.project.environments.order_by("pk"))
+        for environment in environments:
+            message = async_to_sync(receive)(channel)
+            assert message["type"] == CHANGE_MESSAGE_TYPE
+            assert message["environment_id"] == environment.pk
+            assert message["revision"] == 1
+            if environment.pk == production.pk:
+                assert message["event"] == {"type": "UPSERT", "flag": flag}
+            else:  # off in the others
+                assert message["event"]["flag"]["is_enabled"] is False
         key, _ = services.api_key_create(name="gone", role="client")
         services.api_key_revoke(api_key=key)
         message = async_to_sync(receive)(channel)
