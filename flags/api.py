@@ -329,21 +329,35 @@ class EvaluateApi(_ApiView):
 
 
 # The same views on one named environment, under their own operation ids in the schema.
-EnvironmentFlagListApi = extend_schema_view(
+@extend_schema_view(
     get=extend_schema(operation_id="environment_flags_list"),
     post=extend_schema(operation_id="environment_flags_create_or_replace"),
-)(type("EnvironmentFlagListApi", (FlagListApi,), {}))
-EnvironmentFlagDetailApi = extend_schema_view(
+)
+class EnvironmentFlagListApi(FlagListApi):
+    """Flag routes on one named environment."""
+
+
+@extend_schema_view(
     get=extend_schema(operation_id="environment_flags_retrieve"),
     patch=extend_schema(operation_id="environment_flags_partial_update"),
     delete=extend_schema(operation_id="environment_flags_destroy"),
-)(type("EnvironmentFlagDetailApi", (FlagDetailApi,), {}))
-EnvironmentFlagHistoryApi = extend_schema_view(
+)
+class EnvironmentFlagDetailApi(FlagDetailApi):
+    """Flag routes on one named environment."""
+
+
+@extend_schema_view(
     get=extend_schema(operation_id="environment_flags_history"),
-)(type("EnvironmentFlagHistoryApi", (FlagHistoryApi,), {}))
-EnvironmentEvaluateApi = extend_schema_view(
+)
+class EnvironmentFlagHistoryApi(FlagHistoryApi):
+    """Flag routes on one named environment."""
+
+
+@extend_schema_view(
     post=extend_schema(operation_id="environment_evaluate"),
-)(type("EnvironmentEvaluateApi", (EvaluateApi,), {}))
+)
+class EnvironmentEvaluateApi(EvaluateApi):
+    """Evaluation in one named environment."""
 
 
 # Projects, environments and copies (admin keys) -------------------------------------------------

@@ -664,7 +664,12 @@ def project_delete(*, project: Project, force: bool = False) -> None:
     )
     environment_ids = list(project.environments.values_list("pk", flat=True))
     project.delete()
-    transaction.on_commit(lambda: [events.publish_environment_deleted(e) for e in environment_ids])
+
+    def publish() -> None:
+        for environment_id in environment_ids:
+            events.publish_environment_deleted(environment_id)
+
+    transaction.on_commit(publish)
 
 
 @transaction.atomic
