@@ -26,6 +26,8 @@ help:
 	@echo "make test   - lint, type-check and run every test suite"
 	@echo "make bench  - run every benchmark and print the tables"
 	@echo "make lint   - linters and type checkers only"
+	@echo "make image  - build the container image with buildah (not in make test; mk/ops.mk)"
+	@echo "make image-test - run the built image in a chroot against local PostgreSQL and Redis"
 	@echo "make clean  - remove builds, the virtualenv and local state"
 
 system-deps:

@@ -72,11 +72,12 @@ class FlagAdmin(admin.ModelAdmin):
         "is_enabled",
         "rollout_display",
         "rule_count",
+        "client_side",
         "version",
         "updated_at",
     )
     list_editable = ("is_enabled",)
-    list_filter = ("environment", "is_enabled")
+    list_filter = ("environment", "is_enabled", "definition__client_side")
     search_fields = ("key", "definition__description")
     ordering = ("key", "environment")
     actions = ("enable_flags", "disable_flags")

@@ -44,6 +44,7 @@ from flags.serializers import (
 )
 from flags.store import environment_stores, process_flag_store
 from flags.validation import key_problem
+from sidekick.metrics import evaluation_counted
 
 ERRORS = {
     code: OpenApiResponse(ErrorSerializer, description=text)
@@ -317,6 +318,7 @@ class EvaluateApi(_ApiView):
         flag_key, user_key, attributes = _evaluate_input(request.data)
         store = process_flag_store(environment_id_for(request, project, environment))
         evaluation = store.evaluate(flag_key, user_key, attributes)
+        evaluation_counted(evaluation.reason)  # ops: metrics (keep through the refactor)
         return Response(
             {
                 "flag": flag_key,

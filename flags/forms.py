@@ -11,7 +11,7 @@ from flags.exceptions import FlagValidationError
 from flags.models import DESCRIPTION_MAX_LENGTH, MAX_VALUES_PER_RULE, Environment, Flag, Rule
 from flags.validation import validate_flag_patch
 
-TOP_LEVEL_FIELDS = ("key", "is_enabled", "rollout_percentage", "description")
+TOP_LEVEL_FIELDS = ("key", "is_enabled", "rollout_percentage", "description", "client_side")
 
 
 def _apply_errors(form: forms.BaseForm, errors: dict[str, list[str]], prefix: str = "") -> None:
@@ -34,6 +34,13 @@ class FlagAdminForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Shared by every environment of the project.",
     )
+    client_side = forms.BooleanField(
+        required=False,
+        help_text=(
+            "Client keys (browsers, mobile apps) see this flag, and anyone holding such a key "
+            "can read its rules. Shared by every environment of the project."
+        ),
+    )
     # Where a new flag is edited first (it is created, off, in the project's other ones).
     environment = forms.ModelChoiceField(
         queryset=Environment.objects.select_related("project"), required=False
@@ -48,6 +55,7 @@ class FlagAdminForm(forms.ModelForm):
         if self.instance.pk:
             self.initial["expected_version"] = self.instance.version
             self.initial["description"] = self.instance.definition.description
+            self.initial["client_side"] = self.instance.definition.client_side
             self.initial["environment"] = self.instance.environment_id
             self.fields["environment"].disabled = True
 

@@ -107,8 +107,15 @@ class FlagDefinition(models.Model):
     # The attribute whose value replaces the user key in this flag's hashes (not evaluated yet).
     bucket_by = models.CharField(max_length=ATTRIBUTE_MAX_LENGTH, null=True, blank=True)
     # Whether client keys (public, in web pages) see the flag, rules included. New flags are
-    # private; flags from before environments existed were visible to browsers and stay so.
-    client_side = models.BooleanField(default=False)
+    # private; the database default also covers rows inserted by a process that predates it.
+    client_side = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text=(
+            "Client keys (browsers, mobile apps) see this flag, and anyone holding such a key "
+            "can read its rules. Keep private targeting on flags that are not client-side."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -20,6 +20,7 @@ import evalcore
 from flags.scopes import default_environment
 from flags.selectors import environment_revision, flag_list_wire
 from flags.wire import WireFlag, encode_json
+from sidekick.metrics import report_store
 
 if TYPE_CHECKING:
     from flags.events import ChangeEvent
@@ -88,6 +89,7 @@ class ProcessFlagStore:
                 raise ValueError(f"unknown change event type {event['type']!r}")
             if changed:
                 self._revision += 1
+                report_store(flags=len(self._core), revision=self._revision)  # ops: metrics
             return changed
 
     def replace_all(self, flags: Iterable[WireFlag]) -> None:
@@ -101,6 +103,7 @@ class ProcessFlagStore:
         for flag in flags:
             self._core.upsert(flag)
         self._revision += 1
+        report_store(flags=len(self._core), revision=self._revision)  # ops: metrics
 
     def flags(self) -> list[WireFlag]:
         """Every flag's wire dict, ordered by key."""

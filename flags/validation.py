@@ -25,7 +25,7 @@ from flags.models import (
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # Fields a client may send; `version` and `updated_at` are the server's and ignored on input, so a
 # client can send back exactly what it read.
-WRITABLE_FIELDS = ("key", "is_enabled", "rollout_percentage", "description", "client_side", "rules")
+WRITABLE_FIELDS = ("key", "is_enabled", "rollout_percentage", "description", "rules", "client_side")
 # Fields of the definition, shared by every environment of the project; the others are the state
 # of the flag in one environment.
 DEFINITION_FIELDS = ("description", "client_side")
@@ -73,6 +73,11 @@ def _check_is_enabled(errors: Errors, value: Any) -> None:
         _add(errors, "is_enabled", "Must be a boolean (true or false).")
 
 
+def _check_client_side(errors: Errors, value: Any) -> None:
+    if not isinstance(value, bool):
+        _add(errors, "client_side", "Must be a boolean (true or false).")
+
+
 def _check_rollout(errors: Errors, value: Any) -> None:
     if value is None:
         return
@@ -93,11 +98,6 @@ def _check_description(errors: Errors, value: Any) -> None:
     problem = _text_problem(value)
     if problem:
         _add(errors, "description", problem)
-
-
-def _check_client_side(errors: Errors, value: Any) -> None:
-    if not isinstance(value, bool):
-        _add(errors, "client_side", "Must be a boolean (true or false).")
 
 
 def _check_rule(errors: Errors, path: str, rule: Any) -> None:
@@ -158,8 +158,8 @@ _CHECKS = {
     "is_enabled": _check_is_enabled,
     "rollout_percentage": _check_rollout,
     "description": _check_description,
-    "client_side": _check_client_side,
     "rules": _check_rules,
+    "client_side": _check_client_side,
 }
 
 
@@ -183,8 +183,9 @@ def _validate_fields(data: Any, *, partial: bool) -> dict[str, Any]:
 def validate_flag(data: Any) -> dict[str, Any]:
     """A whole flag (create or replace): the writable fields with their defaults filled in.
 
-    `client_side` is there only when sent: a new flag then takes the default (false) and a
-    replaced one keeps its value, so a v1 client replacing a flag never hides it from browsers.
+    Except `client_side`, present only when sent: a new flag without it is not client-side, and
+    a replace without it keeps the flag's current value (a v1 body, which cannot know the
+    field, must not hide a flag from browsers).
     """
     fields = _validate_fields(data, partial=False)
     whole = {

@@ -8,9 +8,12 @@ SIDEKICK_DEBUG=0.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+
+from sidekick.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SIDEKICK_VAR_DIR", BASE_DIR / "var"))
@@ -46,6 +49,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
     "flags",
     "streaming",
 ]
@@ -58,6 +62,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "sidekick.middleware.RouteLabelMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "sidekick.urls"
@@ -161,13 +168,51 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("PUBLIC_DIR") or VAR_DIR / "public")
 
+# Operations: logs, metrics, TLS behind a proxy, admin login limits (docs/operations.md). -------
+
 LOG_LEVEL = os.environ.get("SIDEKICK_LOG_LEVEL", "INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {
-        name: {"handlers": ["console"], "level": LOG_LEVEL}
-        for name in ("sidekick", "flags", "streaming")
-    },
-}
+# `text` (default) or `json`: one object per line for log collectors. Secrets are redacted in both.
+SIDEKICK_LOG_FORMAT = os.environ.get("SIDEKICK_LOG_FORMAT", "text").strip().lower()
+LOGGING = logging_config(log_format=SIDEKICK_LOG_FORMAT, level=LOG_LEVEL)
+
+# /metrics answers only a request bearing this token; unset, the endpoint does not exist.
+SIDEKICK_METRICS_TOKEN = os.environ.get("SIDEKICK_METRICS_TOKEN") or None
+# Where `manage.py serve --workers N` keeps the workers' shared metric files (emptied at start);
+# unset, a fresh temporary directory.
+SIDEKICK_METRICS_DIR = os.environ.get("SIDEKICK_METRICS_DIR") or None
+
+# TLS ends at the proxy in front. Everything that depends on it is off by default and on in the
+# production environment docs/deploy.md lists (`manage.py check --deploy` names any left off).
+if _env_bool("SIDEKICK_TRUST_X_FORWARDED_PROTO", False):
+    # Only behind a proxy that sets this header itself: a client could otherwise claim HTTPS.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = _env_bool("SIDEKICK_HTTPS_REDIRECT", False)
+# Probes and scrapers talk plain HTTP to the process itself (they are answered before Django
+# anyway; listed so the rule reads complete).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("SIDEKICK_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SIDEKICK_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = _env_bool("SIDEKICK_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _env_bool("SIDEKICK_SECURE_COOKIES", False)
+SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Admin logins: django-axes locks out a client address, and separately a user name, after
+# SIDEKICK_LOGIN_FAILURE_LIMIT failures, for SIDEKICK_LOGIN_COOLOFF_MINUTES. Every failure is
+# logged (logger `axes`) and kept in the database (the admin page Axes: Access failures).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("SIDEKICK_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("SIDEKICK_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# The audit line names who tried and from where (axes masks both by default); passwords are
+# never logged.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+# The client address is REMOTE_ADDR, which daphne --proxy-headers takes from X-Forwarded-For.

@@ -18,3 +18,7 @@ urlpatterns = [
         {"insecure": True},
     ),
 ]
+
+handler400 = "sidekick.error_views.bad_request"
+handler403 = "sidekick.error_views.permission_denied"
+handler500 = "sidekick.error_views.server_error"

@@ -2,7 +2,8 @@
 
 A Channels async consumer speaking the ASGI HTTP protocol directly: `http.request` authenticates,
 subscribes the connection to the process's hub (before the snapshot is read, so no change can
-fall between them), writes the shared snapshot bytes and returns — the consumer keeps running
+fall between them), writes the shared snapshot bytes of its audience (a client key's stream
+reads the client view, `streaming.protocol.ClientView`) and returns — the consumer keeps running
 until `http.disconnect`, which unsubscribes it. (Channels' AsyncHttpConsumer cannot do this: it
 ends the response when `handle()` returns and cannot see a disconnect while `handle()` runs.)
 
@@ -28,12 +29,12 @@ from django.db import DatabaseError, close_old_connections
 
 from flags import api_keys
 from flags.exceptions import ResourceNotFound
+from flags.models import ApiKeyRole
 from flags.scopes import environment_by_path
 from flags.store import environment_stores, process_flag_store
 from flags.wire import encode_json
 from streaming.fanout import StreamSubscriber
 from streaming.hub import update_hub
-from streaming.protocol import snapshot_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -213,12 +214,17 @@ def stream_environment(scope: dict[str, Any], principal: Any) -> int:
         close_old_connections()
 
 
-def _loaded_snapshot(store: Any) -> bytes:
+def _loaded_snapshot(streams: Any, subscriber: StreamSubscriber, store: Any) -> bytes:
     close_old_connections()
     try:
-        return snapshot_bytes.of(store)
+        return bytes(streams.snapshot_for(subscriber, store))
     finally:
         close_old_connections()
+
+
+def reads_client_view(principal: Any) -> bool:
+    """Client keys are public (they sit in web pages): their streams get the client view."""
+    return getattr(principal, "role", None) == ApiKeyRole.CLIENT
 
 
 class StreamConsumer(AsyncConsumer):
@@ -257,14 +263,19 @@ class StreamConsumer(AsyncConsumer):
         await hub.ensure_started()
         streams = hub.streams
         self.subscriber = streams.subscribe(
-            self.base_send, getattr(principal, "key_id", None), environment_id
+            self.base_send,
+            getattr(principal, "key_id", None),
+            client=reads_client_view(principal),
+            environment_id=environment_id,
         )
         try:
             store = process_flag_store(environment_id)
             if store.is_loaded:
-                snapshot = snapshot_bytes.of(store)
+                snapshot = streams.snapshot_for(self.subscriber, store)
             else:  # first use of this environment here: it loads from the database
-                snapshot = await sync_to_async(_loaded_snapshot, thread_sensitive=False)(store)
+                snapshot = await sync_to_async(_loaded_snapshot, thread_sensitive=False)(
+                    streams, self.subscriber, store
+                )
             await self.send(
                 {
                     "type": "http.response.start",

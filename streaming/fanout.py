@@ -4,6 +4,15 @@ Changes are queued in the outbox (from any thread), and one task takes them in o
 each to all streams (`LocalStreams.write_to_all`): straight onto the sockets through
 `streaming.direct_write` where daphne allows it (one `send_to_all` call for the whole slice),
 through each stream's ASGI send otherwise. Keep-alives take the same path.
+
+Streams opened with a client key read the client view (`streaming.protocol.ClientView`): each
+change is encoded once for them and once for every other stream, and the streams are kept by
+audience (`LocalStreams.audiences`), so each audience is walked with its own bytes exactly as
+one set of streams is (a change invisible to client keys skips their walk).
+
+Each stream carries one environment: streams are kept per environment (`EnvironmentStreams`,
+with its audiences and its client view), and a change is written only to the streams of the
+environment it happened in.
 """
 
 from __future__ import annotations
@@ -17,8 +26,9 @@ from typing import Any
 from django.conf import settings
 
 from flags.events import ChangeEvent
+from flags.store import ProcessFlagStore
 from streaming import direct_write
-from streaming.protocol import KEEPALIVE_CHUNK, update_chunk
+from streaming.protocol import KEEPALIVE_CHUNK, ClientView, snapshot_bytes, update_chunk
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +37,9 @@ FAN_OUT_BATCH = 256
 
 # The ASGI `send` of an open response.
 AsgiSend = Callable[[dict[str, Any]], Awaitable[None]]
+
+# One change's bytes for every stream, and for client streams (None: nothing for them).
+AudienceChunks = tuple[bytes, bytes | None]
 
 
 def body_message(chunk: bytes) -> dict[str, Any]:
@@ -56,13 +69,18 @@ class StreamSubscriber:
     direct socket path when the server allows it (see `streaming.direct_write`).
     """
 
-    __slots__ = ("environment_id", "key_id", "pending", "send", "writer")
+    __slots__ = ("client", "environment_id", "key_id", "pending", "send", "writer")
 
     def __init__(
-        self, send: AsgiSend, key_id: int | None = None, environment_id: int | None = None
+        self,
+        send: AsgiSend,
+        key_id: int | None = None,
+        client: bool = False,
+        environment_id: int | None = None,
     ) -> None:
         self.send = send
         self.key_id = key_id  # the database API key that opened it (None: SDK_KEY, auth off)
+        self.client = client  # opened with a client key: reads the client view
         self.environment_id = environment_id  # the one environment whose changes it carries
         self.pending: list[dict[str, Any]] | None = []
         self.writer: direct_write.DirectWriter | None = None
@@ -103,22 +121,31 @@ class StreamSubscriber:
         self.writer = direct_write.DirectWriter.for_send(self.send)
 
 
-class LocalStreams:
-    """This process's open streams, the outbox of changes for them, and their keep-alives.
+class EnvironmentStreams:
+    """The open streams of one environment, by audience, and that environment's client view."""
 
-    Each stream carries one environment: a change is written only to the streams of the
-    environment it happened in.
-    """
+    __slots__ = ("audiences", "client_view")
+
+    def __init__(self) -> None:
+        # Indexed by `StreamSubscriber.client`: each change walks each audience with its own
+        # bytes, with no per-stream choice in the loop.
+        self.audiences: tuple[set[StreamSubscriber], set[StreamSubscriber]] = (set(), set())
+        self.client_view = ClientView()
+
+
+class LocalStreams:
+    """This process's open streams, the outbox of changes for them, and their keep-alives."""
 
     def __init__(self) -> None:
         self.subscribers: set[StreamSubscriber] = set()
-        self.by_environment: dict[int | None, set[StreamSubscriber]] = {}
+        # The same streams by environment, then by audience.
+        self.environments: dict[int | None, EnvironmentStreams] = {}
         # Keys revoked while this process runs: a key verified before is not trusted again.
         self.revoked_key_ids: set[int] = set()
         # Loop time of the last change fanned out: the collector waits for a quiet moment.
         self.last_change_at = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._outbox: asyncio.Queue[tuple[int, bytes]] | None = None
+        self._outbox: asyncio.Queue[tuple[int, AudienceChunks]] | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Binds to the loop that runs `run_outbox` (the hub's)."""
@@ -127,22 +154,47 @@ class LocalStreams:
 
     # Subscribers ----------------------------------------------------------------------------
 
+    @property
+    def audiences(self) -> tuple[set[StreamSubscriber], set[StreamSubscriber]]:
+        """Every environment's streams by audience (every flag, client view)."""
+        full: set[StreamSubscriber] = set()
+        client: set[StreamSubscriber] = set()
+        for environment in self.environments.values():
+            full |= environment.audiences[0]
+            client |= environment.audiences[1]
+        return full, client
+
+    def _environment(self, environment_id: int | None) -> EnvironmentStreams:
+        streams = self.environments.get(environment_id)
+        if streams is None:
+            streams = self.environments[environment_id] = EnvironmentStreams()
+        return streams
+
     def subscribe(
-        self, send: AsgiSend, key_id: int | None = None, environment_id: int | None = None
+        self,
+        send: AsgiSend,
+        key_id: int | None = None,
+        client: bool = False,
+        environment_id: int | None = None,
     ) -> StreamSubscriber:
         """Registers a stream before it reads the snapshot; deliveries queue until `open`."""
-        subscriber = StreamSubscriber(send, key_id, environment_id)
+        subscriber = StreamSubscriber(send, key_id, client, environment_id)
         self.subscribers.add(subscriber)
-        self.by_environment.setdefault(environment_id, set()).add(subscriber)
+        self._environment(environment_id).audiences[subscriber.client].add(subscriber)
         return subscriber
+
+    def snapshot_for(self, subscriber: StreamSubscriber, store: ProcessFlagStore) -> bytes:
+        """The opening bytes of the subscriber's audience (read after subscribing it)."""
+        if subscriber.client:
+            return self._environment(subscriber.environment_id).client_view.snapshot(store)
+        return snapshot_bytes.of(store)
 
     def unsubscribe(self, subscriber: StreamSubscriber) -> None:
         self.subscribers.discard(subscriber)
-        streams = self.by_environment.get(subscriber.environment_id)
-        if streams is not None:
-            streams.discard(subscriber)
-            if not streams:
-                del self.by_environment[subscriber.environment_id]
+        environment = self.environments.get(subscriber.environment_id)
+        if environment is not None:
+            environment.audiences[subscriber.client].discard(subscriber)
+            # The client view stays: it remembers what client streams of it were sent.
 
     async def end_streams_of(self, key_id: int) -> None:
         """Ends the streams opened with a revoked key (on the loop)."""
@@ -164,51 +216,83 @@ class LocalStreams:
 
     # Fan out --------------------------------------------------------------------------------
 
+    def audience_chunks(self, event: ChangeEvent, environment_id: int) -> AudienceChunks:
+        """A change's bytes for every stream and for client streams, each encoded once."""
+        chunk = update_chunk(event)
+        environment = self.environments.get(environment_id)
+        if environment is None:  # no stream of it has opened here: their snapshots will hold it
+            return chunk, None
+        return chunk, environment.client_view.chunk(event, chunk)
+
     def fan_out(self, event: ChangeEvent, environment_id: int) -> None:
         """Queues a change that took effect in an environment's store for that environment's
         local streams (on the loop)."""
         assert self._outbox is not None
-        self._outbox.put_nowait((environment_id, update_chunk(event)))
+        self._outbox.put_nowait((environment_id, self.audience_chunks(event, environment_id)))
 
     def fan_out_threadsafe(self, event: ChangeEvent, environment_id: int) -> None:
         """`fan_out` from any thread (a request's commit); nothing while no loop runs."""
         loop = self.loop
         if loop is None:
             return
-        chunk = (environment_id, update_chunk(event))
+        chunks = (environment_id, self.audience_chunks(event, environment_id))
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         assert self._outbox is not None
         if running is loop:
-            self._outbox.put_nowait(chunk)
+            self._outbox.put_nowait(chunks)
         else:
             with contextlib.suppress(RuntimeError):  # the loop closed: the process is exiting
-                loop.call_soon_threadsafe(self._outbox.put_nowait, chunk)
+                loop.call_soon_threadsafe(self._outbox.put_nowait, chunks)
 
     async def run_outbox(self) -> None:
         """Takes queued changes in order and writes each to every stream."""
         assert self._outbox is not None
         loop = asyncio.get_running_loop()
         while True:
-            environment_id, chunk = await self._outbox.get()
-            await self.write_to_all(Delivery(chunk), environment_id)
+            environment_id, (chunk, client_chunk) = await self._outbox.get()
+            delivery = Delivery(chunk)
+            if client_chunk is None:
+                client_delivery = None
+            else:
+                client_delivery = delivery if client_chunk is chunk else Delivery(client_chunk)
+            await self.write_by_audience(delivery, client_delivery, environment_id)
             self.last_change_at = loop.time()
 
-    async def write_to_all(self, delivery: Delivery, environment_id: int | None = None) -> None:
-        """Sends one chunk to every stream of an environment (every stream when None), a slice
-        at a time.
+    async def write_to_all(self, delivery: Delivery) -> None:
+        """Sends one chunk, the same for every audience, to every stream."""
+        await self.write_by_audience(delivery, delivery)
+
+    async def write_by_audience(
+        self,
+        delivery: Delivery,
+        client_delivery: Delivery | None,
+        environment_id: int | None = None,
+    ) -> None:
+        """Sends `delivery` to every stream of an environment (of every environment when None)
+        but client streams, which get `client_delivery` (None: nothing)."""
+        if environment_id is None:
+            full_streams, client_streams = self.audiences
+        else:
+            environment = self.environments.get(environment_id)
+            if environment is None:
+                return
+            full_streams, client_streams = environment.audiences
+        await self._write_to(full_streams, delivery)
+        if client_delivery is not None:
+            await self._write_to(client_streams, client_delivery)
+
+    async def _write_to(self, streams: set[StreamSubscriber], delivery: Delivery) -> None:
+        """Sends one chunk to each of `streams`, a slice at a time.
 
         Within a slice nothing awaits between collecting the direct writers (`deliver_now`) and
         sending to them (`batch.send`): no connection can close and no descriptor be reused in
         between (see `direct_write.DirectBatch`).
         """
         # A copy: streams that open or close during the awaits do not disturb the walk.
-        if environment_id is None:
-            subscribers = list(self.subscribers)
-        else:
-            subscribers = list(self.by_environment.get(environment_id, ()))
+        subscribers = list(streams)
         batch = delivery.direct_batch()
         for start in range(0, len(subscribers), FAN_OUT_BATCH):
             by_asgi = [

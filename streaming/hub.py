@@ -4,8 +4,9 @@
    the change to this process's store (`flags.store`) and calls `on_flag_change_published`
    (subscribed by `streaming.apps.StreamingConfig.ready`).
 2. fan out, here: if the change took effect, `LocalStreams.fan_out_threadsafe` queues its
-   `update` bytes (`streaming.protocol.update_chunk`); `LocalStreams.run_outbox` takes them
-   in order and `LocalStreams.write_to_all` writes them to every local stream.
+   `update` bytes, once per audience (`LocalStreams.audience_chunks`: every flag, and the
+   client view of `streaming.protocol.ClientView`); `LocalStreams.run_outbox` takes them in
+   order and `LocalStreams.write_by_audience` writes them to every local stream.
 3. send: per stream, `StreamSubscriber.deliver_now` joins the direct-socket batch
    (`direct_write.DirectBatch.send`, one `send_to_all` call) or `StreamSubscriber.deliver`
    awaits the ASGI send.
@@ -37,6 +38,7 @@ from django.conf import settings
 from flags import events
 from flags.catch_up import EnvironmentEvent, load_store, reconcile_store
 from flags.store import process_flag_store
+from sidekick import readiness
 from streaming.collector import CollectorSchedule
 from streaming.fanout import LocalStreams
 from streaming.relay import Relay, change_message, revoked_message
@@ -88,6 +90,7 @@ class UpdateHub:
                 await self.relay.join()
             await self.watermark_poll.start()
             await sync_to_async(load_store)()
+            readiness.mark_ready(readiness.STORE)
             self._started = True
             self._tasks = [
                 asyncio.ensure_future(self.streams.run_outbox()),

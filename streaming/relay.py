@@ -21,6 +21,7 @@ from channels.layers import get_channel_layer
 
 from flags.events import ChangeEvent
 from flags.wire import encode_json
+from sidekick import readiness
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class Relay:
             self._healthy = False
             return False
         self._joined = True
+        readiness.mark_ready(readiness.CHANNEL_LAYER)
         return True
 
     @property

@@ -25,6 +25,7 @@ FLAGS = [
         "is_enabled": True,
         "rollout_percentage": 50,
         "description": "Dark mode",
+        "client_side": True,
         "rules": [{"attribute": "email", "operator": "EndsWith", "values": ["@acme.com"]}],
     },
     {
@@ -32,6 +33,7 @@ FLAGS = [
         "is_enabled": False,
         "rollout_percentage": None,
         "description": None,
+        "client_side": False,
         "rules": [],
     },
 ]
@@ -44,9 +46,7 @@ def run(*args: str) -> str:
 
 
 def content(flags: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What a v1 file holds of each flag (`client_side` is a definition field it predates)."""
-    ignored = ("version", "updated_at", "client_side")
-    return [{k: v for k, v in flag.items() if k not in ignored} for flag in flags]
+    return [{k: v for k, v in flag.items() if k not in ("version", "updated_at")} for flag in flags]
 
 
 def test_create_api_key_prints_the_secret_alone_on_the_last_line() -> None:

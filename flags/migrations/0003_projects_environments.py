@@ -4,9 +4,9 @@
 
 The steps: create the new tables; add the environment links as nullable columns; fill them
 (`upgrade_from_v1`); then make them required and swap the v1 unique keys for per-environment
-ones. `description` moves from the flag to its definition. Every existing flag becomes
-`client_side` (before environments, browsers saw every flag); the `development` environment
-gets every flag's state, off, at version 1.
+ones. `description` and `client_side` move from the flag to its definition (0002 made every v1
+flag client-side: before it, browsers saw every flag); the `development` environment gets every
+flag's state, off, at version 1.
 """
 
 import django.db.models.deletion
@@ -36,7 +36,10 @@ def upgrade_from_v1(apps, schema_editor):
     production = environments[UPGRADED_ENVIRONMENT]
     for flag in Flag.objects.order_by("id"):
         definition = FlagDefinition.objects.create(
-            project=project, key=flag.key, description=flag.description, client_side=True
+            project=project,
+            key=flag.key,
+            description=flag.description,
+            client_side=flag.client_side,
         )
         Flag.objects.filter(pk=flag.pk).update(environment=production, definition=definition)
         for environment in environments.values():
@@ -58,7 +61,7 @@ def upgrade_from_v1(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("flags", "0001_initial")]
+    dependencies = [("flags", "0002_flag_client_side")]
 
     operations = [
         migrations.CreateModel(
@@ -143,7 +146,18 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("bucket_by", models.CharField(blank=True, max_length=100, null=True)),
-                ("client_side", models.BooleanField(default=False)),
+                (
+                    "client_side",
+                    models.BooleanField(
+                        db_default=False,
+                        default=False,
+                        help_text=(
+                            "Client keys (browsers, mobile apps) see this flag, and anyone holding "
+                            "such a key can read its rules. Keep private targeting on flags that "
+                            "are not client-side."
+                        ),
+                    ),
+                ),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 (
                     "project",
@@ -246,6 +260,7 @@ class Migration(migrations.Migration):
         migrations.RunPython(upgrade_from_v1, migrations.RunPython.noop, elidable=False),
         migrations.RemoveConstraint(model_name="flag", name="flag_description_max_length"),
         migrations.RemoveField(model_name="flag", name="description"),
+        migrations.RemoveField(model_name="flag", name="client_side"),
         migrations.AlterField(
             model_name="flag",
             name="environment",
