@@ -90,6 +90,12 @@ def _commit_changes(changes: Sequence[_Change], *, actor: str) -> None:
     counts: dict[int, int] = {}
     for change in changes:
         counts[change.environment_id] = counts.get(change.environment_id, 0) + 1
+    if connection.vendor == "postgresql":
+        # The foreign-key checks Django defers to COMMIT lock the referenced rows there; run
+        # them now, before the environment rows are locked, so that no transaction waits for a
+        # key check while holding an environment (two such waits deadlocked under load).
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     newest = _bump_revisions(counts)
     # The first change of an environment in this transaction takes the lowest new revision.
     next_revision = {env: newest[env] - counts[env] + 1 for env in counts}
