@@ -47,7 +47,7 @@ run:
 	@mkdir -p var
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py bootstrap_dev --url http://$(HOST):$(PORT)
-	$(PY) -m daphne -e tcp:port=$(PORT):interface=$(HOST):backlog=4096 sidekick.asgi:application
+	$(PY) -m sidekick.server -e tcp:port=$(PORT):interface=$(HOST):backlog=4096 sidekick.asgi:application
 
 include $(sort $(wildcard mk/*.mk))
 

@@ -87,7 +87,9 @@ def publish_flag_change(event: ChangeEvent, *, environment_id: int, revision: in
     Call it after the commit: listeners act on it at once (other processes may read the
     database as soon as they hear of it).
     """
-    took_effect = environment_stores().store(environment_id).apply(event, revision)
+    # An environment this process serves nothing of has no store to change (nor streams).
+    store = environment_stores().existing(environment_id)
+    took_effect = store.apply(event, revision) if store is not None else False
     published = FlagChangePublished(event, took_effect, environment_id, revision)
     for listener in tuple(_flag_change_listeners):
         listener(published)

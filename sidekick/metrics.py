@@ -129,6 +129,12 @@ CHANNEL_LAYER_REJOINS = Counter(
     "sidekick_channel_layer_rejoins_total",
     "Times the process rejoined the updates group after the channel layer came back.",
 )
+RELAY_MESSAGES_REJECTED = Counter(
+    "sidekick_relay_messages_rejected_total",
+    "Channel-layer messages dropped unapplied: not signed with this deployment's relay secret, "
+    "not this deployment's, or too old (streaming/envelope.py).",
+    ["reason"],
+)
 
 
 def evaluation_counted(reason: str) -> None:

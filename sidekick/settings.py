@@ -8,10 +8,12 @@ SIDEKICK_DEBUG=0.
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from sidekick.logs import logging_config
 
@@ -136,6 +138,21 @@ SIDEKICK_DEFAULT_ENVIRONMENT = os.environ.get("SIDEKICK_DEFAULT_ENVIRONMENT", "d
 SIDEKICK_GC_FREEZE = _env_bool("SIDEKICK_GC_FREEZE", True)
 SIDEKICK_GC_THAW_SECONDS = float(os.environ.get("SIDEKICK_GC_THAW_SECONDS", "600"))
 
+# The deployment's identity on a shared channel layer (streaming/relay.py, flags/deployment.py):
+# its id names the relay's group and its secret signs every relayed message. Both are made once
+# in the database by the first migrate and shared by every instance on that database; set them
+# here only to pin them (e.g. a rebuilt database that must keep talking to running instances).
+SIDEKICK_DEPLOYMENT_ID = os.environ.get("SIDEKICK_DEPLOYMENT_ID") or None
+SIDEKICK_RELAY_SECRET = os.environ.get("SIDEKICK_RELAY_SECRET") or None
+if SIDEKICK_DEPLOYMENT_ID is not None and not re.fullmatch(
+    r"[A-Za-z0-9_.-]{1,64}", SIDEKICK_DEPLOYMENT_ID
+):
+    raise ImproperlyConfigured(
+        "SIDEKICK_DEPLOYMENT_ID must be 1-64 characters of A-Z a-z 0-9 _ . -"
+    )
+if SIDEKICK_RELAY_SECRET is not None and len(SIDEKICK_RELAY_SECRET) < 32:
+    raise ImproperlyConfigured("SIDEKICK_RELAY_SECRET must be at least 32 characters")
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -216,3 +233,17 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # never logged.
 AXES_SENSITIVE_PARAMETERS: list[str] = []
 # The client address is REMOTE_ADDR, which daphne --proxy-headers takes from X-Forwarded-For.
+
+# Hardening (docs/security.md has every limit and the layer that enforces it).
+# A request (headers and body) must arrive whole within this many seconds of the connection being
+# ready for it, or it is answered 408 and closed (sidekick/server.py); 0 turns the bound off.
+SIDEKICK_REQUEST_READ_TIMEOUT_SECONDS = float(
+    os.environ.get("SIDEKICK_REQUEST_READ_TIMEOUT_SECONDS", "30")
+)
+# Local development without keys: only when configured so at start, never with debug off
+# (flags/startup.py refuses it). No change of data (revoking the last key) ever switches
+# authentication off.
+SIDEKICK_AUTH_DISABLED = _env_bool("SIDEKICK_AUTH_DISABLED", False)
+# True when DJANGO_SECRET_KEY is unset and the development secret above is in use: refused with
+# debug off (flags/startup.py).
+SIDEKICK_DEV_SECRET_KEY = not os.environ.get("DJANGO_SECRET_KEY")

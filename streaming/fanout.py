@@ -46,6 +46,10 @@ def body_message(chunk: bytes) -> dict[str, Any]:
     return {"type": "http.response.body", "body": chunk, "more_body": True}
 
 
+# The ASGI message that ends a response.
+END_MESSAGE: dict[str, Any] = {"type": "http.response.body", "body": b"", "more_body": False}
+
+
 class Delivery:
     """One chunk for every stream: its ASGI message and its direct-path bytes, built once."""
 
@@ -107,7 +111,7 @@ class StreamSubscriber:
     async def end(self) -> None:
         """Ends the response (its key was revoked): the SDK sees the stream close."""
         try:
-            await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+            await self.send(END_MESSAGE)
         except Exception:
             logger.debug("ending a closing stream failed", exc_info=True)
 
@@ -145,7 +149,9 @@ class LocalStreams:
         # Loop time of the last change fanned out: the collector waits for a quiet moment.
         self.last_change_at = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._outbox: asyncio.Queue[tuple[int, AudienceChunks]] | None = None
+        # Chunks to write with their environment, and futures set once everything queued
+        # before them is written.
+        self._outbox: asyncio.Queue[tuple[int, AudienceChunks] | asyncio.Future[None]] | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Binds to the loop that runs `run_outbox` (the hub's)."""
@@ -205,6 +211,15 @@ class LocalStreams:
             self.unsubscribe(subscriber)
             await subscriber.end()
 
+    async def end_every_stream(self) -> None:
+        """Ends every stream (on the loop), so that each SDK reconnects and starts a fresh set."""
+        for subscriber in list(self.subscribers):
+            self.unsubscribe(subscriber)
+            if subscriber.pending is None:
+                await subscriber.end()
+            else:  # its snapshot may predate the reason to end it: end right after that
+                subscriber.pending.append(END_MESSAGE)
+
     def end_streams_of_threadsafe(self, key_id: int) -> None:
         """`end_streams_of` from any thread; only remembers the key while no loop runs."""
         self.revoked_key_ids.add(key_id)
@@ -252,7 +267,11 @@ class LocalStreams:
         assert self._outbox is not None
         loop = asyncio.get_running_loop()
         while True:
-            environment_id, (chunk, client_chunk) = await self._outbox.get()
+            item = await self._outbox.get()
+            if isinstance(item, asyncio.Future):
+                item.set_result(None)
+                continue
+            environment_id, (chunk, client_chunk) = item
             delivery = Delivery(chunk)
             if client_chunk is None:
                 client_delivery = None
@@ -260,6 +279,13 @@ class LocalStreams:
                 client_delivery = delivery if client_chunk is chunk else Delivery(client_chunk)
             await self.write_by_audience(delivery, client_delivery, environment_id)
             self.last_change_at = loop.time()
+
+    async def flushed(self) -> None:
+        """Returns once every change queued before the call has been written to the streams."""
+        assert self._outbox is not None
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outbox.put_nowait(written)
+        await written
 
     async def write_to_all(self, delivery: Delivery) -> None:
         """Sends one chunk, the same for every audience, to every stream."""

@@ -9,8 +9,10 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from flags import services
+from flags.deployment import deployment_identity
 from flags.scopes import default_environment
-from streaming.relay import CHANGE_MESSAGE_TYPE, REVOKED_MESSAGE_TYPE, UPDATES_GROUP
+from streaming.envelope import open_envelope
+from streaming.relay import CHANGE_MESSAGE_KIND, REVOKED_MESSAGE_KIND, updates_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,14 +20,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_published_changes_and_revocations_reach_the_group() -> None:
     layer = get_channel_layer()
     assert layer is not None
+    identity = deployment_identity()
+    group = updates_group(identity)
 
     async def join() -> str:
         channel = await layer.new_channel()
-        await layer.group_add(UPDATES_GROUP, channel)
+        await layer.group_add(group, channel)
         return channel
 
     async def receive(channel: str) -> dict:
-        return await asyncio.wait_for(layer.receive(channel), timeout=10)
+        return open_envelope(identity, await asyncio.wait_for(layer.receive(channel), timeout=10))
 
     channel = async_to_sync(join)()
     try:
@@ -36,7 +40,7 @@ def test_published_changes_and_revocations_reach_the_group() -> None:
         environments = list(production.project.environments.order_by("pk"))
         for environment in environments:
             message = async_to_sync(receive)(channel)
-            assert message["type"] == CHANGE_MESSAGE_TYPE
+            assert message["kind"] == CHANGE_MESSAGE_KIND
             assert message["environment_id"] == environment.pk
             assert message["revision"] == 1
             if environment.pk == production.pk:
@@ -46,6 +50,6 @@ def test_published_changes_and_revocations_reach_the_group() -> None:
         key, _ = services.api_key_create(name="gone", role="client")
         services.api_key_revoke(api_key=key)
         message = async_to_sync(receive)(channel)
-        assert message == {"type": REVOKED_MESSAGE_TYPE, "key_id": key.pk}
+        assert message == {"kind": REVOKED_MESSAGE_KIND, "key_id": key.pk}
     finally:
-        async_to_sync(layer.group_discard)(UPDATES_GROUP, channel)
+        async_to_sync(layer.group_discard)(group, channel)

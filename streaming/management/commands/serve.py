@@ -61,8 +61,9 @@ def _die_with_parent() -> None:
 
 
 def worker_command(fd: int, proxy_headers: bool) -> list[str]:
-    # ops: -v 0, daphne's access log off (unredacted query strings); Sidekick logs each request.
-    command = [sys.executable, "-m", "daphne", "-v", "0", "--fd", str(fd)]
+    # The protected entry point (request bounds, docs/security.md), as every other start uses;
+    # -v 0: daphne's access log off (unredacted query strings); Sidekick logs each request.
+    command = [sys.executable, "-m", "sidekick.server", "-v", "0", "--fd", str(fd)]
     if proxy_headers:
         command.append("--proxy-headers")
     return [*command, ASGI_APPLICATION]

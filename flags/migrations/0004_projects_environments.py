@@ -61,7 +61,7 @@ def upgrade_from_v1(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("flags", "0002_flag_client_side")]
+    dependencies = [("flags", "0003_deployment_identity")]
 
     operations = [
         migrations.CreateModel(
