@@ -1,6 +1,7 @@
 /*
  * test_core.c — single-threaded tests of the whole public API in sidekick.h.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
@@ -105,7 +106,9 @@ static void test_abi_version_and_names(void) {
   CHECK(strcmp(sk_status_name(SK_ERR_NO_RULE), "SK_ERR_NO_RULE") == 0);
   CHECK(strcmp(sk_status_name(SK_ERR_NOT_FOUND), "SK_ERR_NOT_FOUND") == 0);
   CHECK(strcmp(sk_status_name(2), "SK_UNKNOWN") == 0);
-  CHECK(strcmp(sk_status_name(-11), "SK_UNKNOWN") == 0);
+  CHECK(strcmp(sk_status_name(SK_ERR_INCOMPLETE), "SK_ERR_INCOMPLETE") == 0);
+  CHECK(strcmp(sk_status_name(SK_ERR_BAD_VALUE), "SK_ERR_BAD_VALUE") == 0);
+  CHECK(strcmp(sk_status_name(-17), "SK_UNKNOWN") == 0);
   CHECK(strcmp(sk_reason_name(SK_REASON_FLAG_NOT_FOUND), "FLAG_NOT_FOUND") == 0);
   CHECK(strcmp(sk_reason_name(SK_REASON_OFF), "OFF") == 0);
   CHECK(strcmp(sk_reason_name(SK_REASON_RULE_MATCH), "RULE_MATCH") == 0);
@@ -240,7 +243,7 @@ static void test_flag_add_rule_errors(void) {
   CHECK_EQ(sk_flag_add_rule(flag, NULL, 0, SK_OP_EQUALS), SK_ERR_BAD_ATTRIBUTE);
   CHECK_EQ(sk_flag_add_rule(flag, S(""), SK_OP_EQUALS), SK_ERR_BAD_ATTRIBUTE);
   CHECK_EQ(sk_flag_add_rule(flag, S("plan"), -1), SK_ERR_BAD_OPERATOR);
-  CHECK_EQ(sk_flag_add_rule(flag, S("plan"), 5), SK_ERR_BAD_OPERATOR);
+  CHECK_EQ(sk_flag_add_rule(flag, S("plan"), SK_OP_SEMVER_LT + 1), SK_ERR_BAD_OPERATOR);
   for (int i = 0; i < SK_MAX_RULES; i++) {
     CHECK_EQ(sk_flag_add_rule(flag, S("plan"), SK_OP_EQUALS), SK_OK);
   }
@@ -1120,6 +1123,491 @@ static void test_evaluate_by_handle(void) {
   sk_store_free(store);
 }
 
+/* ---- version 2: numbers, SemVer, typed flags ---------------------------------------------- */
+
+static bool parses_to(const char *text, double expected) {
+  double got = -12345.0;
+  if (sk_number_parse(S(text), &got) != SK_OK) {
+    return false;
+  }
+  return memcmp(&got, &expected, sizeof got) == 0; /* bit for bit: -0 is not 0 */
+}
+
+static void test_number_parse(void) {
+  CHECK(parses_to("0", 0.0));
+  CHECK(parses_to("-0", -0.0));
+  CHECK(parses_to("1e3", 1000.0));
+  CHECK(parses_to("1E+3", 1000.0));
+  CHECK(parses_to("0.1", 0.1));
+  CHECK(parses_to("-12.5e-1", -1.25));
+  CHECK(parses_to("1e400", HUGE_VAL));
+  CHECK(parses_to("-1e400", -HUGE_VAL));
+  CHECK(parses_to("1e-400", 0.0));
+  CHECK(parses_to("-1e-400", -0.0));
+  CHECK(parses_to("1.7976931348623157e308", 1.7976931348623157e308));
+  CHECK(parses_to("1.7976931348623159e308", HUGE_VAL)); /* rounds up to infinity */
+  CHECK(parses_to("4.9e-324", 4.9e-324));
+  CHECK(parses_to("2.4703282292062327e-324", 0.0)); /* below half the smallest: 0 */
+  CHECK(parses_to("2.4703282292062328e-324", 4.9e-324));
+  CHECK(parses_to("9007199254740993", 9007199254740992.0)); /* a tie: to even */
+  CHECK(parses_to("9007199254740995", 9007199254740996.0));
+  CHECK(parses_to("3.141592653589793238462643383279", 3.141592653589793));
+  CHECK(parses_to("2.2250738585072011e-308", 2.225073858507201e-308));
+  CHECK(parses_to("123456789012345678901234567890", 1.2345678901234568e29));
+  CHECK(parses_to("0.000000000000000000000000000001", 1e-30));
+  CHECK(parses_to("1e99999999999999999999", HUGE_VAL));
+  const char *refused[] = {"",    "-",     "+1",  "01",    ".5",          "1.",        "1e",
+                           "1e+", " 1",    "1 ",  "NaN",   "Infinity",    "-Infinity", "0x10",
+                           "1,5", "1.5.2", "--1", "1e1.5", "\xef\xbc\x91"};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    double out = 7.0;
+    CHECK_EQ(sk_number_parse(S(refused[i]), &out), SK_ERR_BAD_VALUE);
+    CHECK(out == 7.0);
+  }
+  double out;
+  CHECK_EQ(sk_number_parse(NULL, 1, &out), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_number_parse(S("1"), NULL), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_number_parse(NULL, 0, &out), SK_ERR_BAD_VALUE);
+  /* 1,000 digits: the dropped tail still decides a tie. */
+  static char long_number[1100];
+  memset(long_number, '0', sizeof long_number);
+  memcpy(long_number, "9007199254740993", 16); /* exactly between two doubles ... */
+  long_number[16] = '.';
+  CHECK_EQ(sk_number_parse(long_number, 1000, &out), SK_OK);
+  CHECK(out == 9007199254740992.0);
+  long_number[999] = '1'; /* ... until a digit far beyond the kept ones tips it up */
+  CHECK_EQ(sk_number_parse(long_number, 1000, &out), SK_OK);
+  CHECK(out == 9007199254740994.0);
+}
+
+static int32_t semver_order(const char *a, const char *b) {
+  int32_t order = 99;
+  if (sk_semver_compare(S(a), S(b), &order) != SK_OK) {
+    return 99;
+  }
+  return order;
+}
+
+static void test_semver(void) {
+  const char *ascending[] = {"1.0.0-alpha",
+                             "1.0.0-alpha.1",
+                             "1.0.0-alpha.beta",
+                             "1.0.0-beta",
+                             "1.0.0-beta.2",
+                             "1.0.0-beta.11",
+                             "1.0.0-rc.1",
+                             "1.0.0",
+                             "1.0.1",
+                             "1.2.0",
+                             "1.10.0",
+                             "2.0.0",
+                             "10.0.0",
+                             "99999999999999999999.0.0"};
+  const size_t n = sizeof ascending / sizeof ascending[0];
+  for (size_t i = 0; i < n; i++) {
+    for (size_t j = 0; j < n; j++) {
+      CHECK_EQ(semver_order(ascending[i], ascending[j]), i < j ? -1 : (i > j ? 1 : 0));
+    }
+  }
+  CHECK_EQ(semver_order("1.0.0+build.1", "1.0.0+other"), 0);
+  CHECK_EQ(semver_order("1.0.0-rc.1+b", "1.0.0-rc.1"), 0);
+  CHECK_EQ(semver_order("1.0.0-0A", "1.0.0-1"), 1); /* alphanumeric after numeric */
+  CHECK_EQ(semver_order("1.0.0+001", "1.0.0"), 0);  /* build metadata may have leading zeros */
+  const char *refused[] = {"v1.2.3",    "1.2",      "1.2.3.4", "01.2.3",     "1.02.3", "1.2.03",
+                           "1.2.3-",    "1.2.3-01", "1.2.3+",  "1.2.3-a..b", "1.2.3 ", " 1.2.3",
+                           "1.2.3-a_b", "",         "1.2.-3",  "1.2.3+a+b"};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    int32_t order = 5;
+    CHECK_EQ(sk_semver_compare(S(refused[i]), S("1.0.0"), &order), SK_ERR_BAD_VALUE);
+    CHECK_EQ(order, 5);
+  }
+  int32_t order;
+  CHECK_EQ(sk_semver_compare(NULL, 1, S("1.0.0"), &order), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_semver_compare(S("1.0.0"), S("1.0.0"), NULL), SK_ERR_INVALID_ARGUMENT);
+}
+
+static sk_typed_attribute text_attr(const char *name, const char *text) {
+  sk_typed_attribute a = {name, strlen(name), text, strlen(text), 0.0, SK_VALUE_TEXT, 0};
+  return a;
+}
+
+static sk_typed_attribute number_attr(const char *name, double number) {
+  sk_typed_attribute a = {name, strlen(name), NULL, 0, number, SK_VALUE_NUMBER, 0};
+  return a;
+}
+
+static sk_typed_attribute bool_attr(const char *name, bool value) {
+  sk_typed_attribute a = {name, strlen(name), NULL, 0, value ? 1.0 : 0.0, SK_VALUE_BOOL, 0};
+  return a;
+}
+
+static sk_typed_attribute other_attr(const char *name) {
+  sk_typed_attribute a = {name, strlen(name), NULL, 0, 0.0, SK_VALUE_OTHER, 0};
+  return a;
+}
+
+static sk_typed_evaluation typed_eval(const sk_store *store, const char *flag, const char *user,
+                                      const sk_typed_attribute *attributes, size_t count) {
+  sk_typed_evaluation e;
+  memset(&e, 0x55, sizeof e);
+  CHECK_EQ(sk_store_evaluate_typed(store, S(flag), S(user), attributes, count, &e), SK_OK);
+  return e;
+}
+
+/* A string flag of three variants: off 0, fallthrough 1, and one rule on `op` serving 2. */
+static void store_one_condition(sk_store *store, const char *key, int32_t op, bool negate,
+                                const char *const *values) {
+  sk_flag *flag = NULL;
+  CHECK_EQ(sk_flag_new_typed(S(key), SK_TYPE_STRING, true, -1, 3, 1, &flag), SK_OK);
+  CHECK_EQ(sk_flag_set_off_variant(flag, 0), SK_OK);
+  CHECK_EQ(sk_flag_serve_variant(flag, SK_SERVE_FALLTHROUGH, 1), SK_OK);
+  CHECK_EQ(sk_flag_begin_rule(flag), SK_OK);
+  CHECK_EQ(sk_flag_add_condition(flag, S("a"), op, negate), SK_OK);
+  for (size_t i = 0; values[i] != NULL; i++) {
+    CHECK_EQ(sk_flag_add_value(flag, S(values[i])), SK_OK);
+  }
+  CHECK_EQ(sk_flag_serve_variant(flag, SK_SERVE_RULE, 2), SK_OK);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+}
+
+static bool typed_holds(int32_t op, bool negate, const char *const *values,
+                        sk_typed_attribute value) {
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  store_one_condition(store, "f", op, negate, values);
+  const sk_typed_evaluation e = typed_eval(store, "f", "u", &value, 1);
+  sk_store_free(store);
+  CHECK(e.variant == 2 || e.variant == 1);
+  return e.variant == 2;
+}
+
+static void test_numeric_operators(void) {
+  const char *const eighteen[] = {"18", NULL};
+  CHECK(typed_holds(SK_OP_GTE, false, eighteen, number_attr("a", 18)));
+  CHECK(!typed_holds(SK_OP_GT, false, eighteen, number_attr("a", 18)));
+  CHECK(typed_holds(SK_OP_GT, false, eighteen, number_attr("a", 18.5)));
+  CHECK(typed_holds(SK_OP_LT, false, eighteen, number_attr("a", -0.0)));
+  CHECK(typed_holds(SK_OP_LTE, false, eighteen, text_attr("a", "1.8e1")));
+  CHECK(typed_holds(SK_OP_GT, false, eighteen, text_attr("a", "1e400")));
+  CHECK(!typed_holds(SK_OP_GT, false, eighteen, text_attr("a", "+19")));
+  CHECK(!typed_holds(SK_OP_GT, false, eighteen, text_attr("a", " 19")));
+  CHECK(!typed_holds(SK_OP_GT, false, eighteen, text_attr("a", "NaN")));
+  CHECK(!typed_holds(SK_OP_GT, false, eighteen, number_attr("a", NAN)));
+  CHECK(!typed_holds(SK_OP_GTE, false, eighteen, bool_attr("a", true))); /* a bool is no number */
+  const char *const one[] = {"1", NULL};
+  CHECK(!typed_holds(SK_OP_GTE, false, one, bool_attr("a", true)));
+  CHECK(typed_holds(SK_OP_GTE, true, one, bool_attr("a", true))); /* uncomparable, negated */
+  CHECK(!typed_holds(SK_OP_GTE, false, one, other_attr("a")));
+  /* Any of several values. */
+  const char *const bounds[] = {"100", "5", NULL};
+  CHECK(typed_holds(SK_OP_GT, false, bounds, number_attr("a", 6)));
+  CHECK(!typed_holds(SK_OP_GT, false, bounds, number_attr("a", 5)));
+  /* Values that are not numbers are refused when added; the flag is unchanged. */
+  sk_flag *flag = NULL;
+  CHECK_EQ(sk_flag_new(S("f"), true, -1, 0, &flag), SK_OK);
+  CHECK_EQ(sk_flag_add_rule(flag, S("a"), SK_OP_GT), SK_OK);
+  CHECK_EQ(sk_flag_add_value(flag, S("1.")), SK_ERR_BAD_VALUE);
+  CHECK_EQ(sk_flag_add_value(flag, S("abc")), SK_ERR_BAD_VALUE);
+  CHECK_EQ(sk_flag_add_value(flag, NULL, 0), SK_ERR_BAD_VALUE);
+  CHECK_EQ(sk_flag_add_rule(flag, S("v"), SK_OP_SEMVER_GT), SK_OK);
+  CHECK_EQ(sk_flag_add_value(flag, S("v1.2.3")), SK_ERR_BAD_VALUE);
+  CHECK_EQ(sk_flag_add_value(flag, S("1.2.3")), SK_OK);
+  sk_flag_free(flag);
+}
+
+static void test_semver_operators(void) {
+  const char *const v[] = {"1.2.3", NULL};
+  CHECK(typed_holds(SK_OP_SEMVER_EQ, false, v, text_attr("a", "1.2.3+build")));
+  CHECK(typed_holds(SK_OP_SEMVER_LT, false, v, text_attr("a", "1.2.3-rc.1")));
+  CHECK(typed_holds(SK_OP_SEMVER_GT, false, v, text_attr("a", "1.10.0")));
+  CHECK(!typed_holds(SK_OP_SEMVER_GT, false, v, text_attr("a", "v1.10.0")));
+  CHECK(typed_holds(SK_OP_SEMVER_GT, true, v, text_attr("a", "v1.10.0")));
+  CHECK(!typed_holds(SK_OP_SEMVER_EQ, false, v, number_attr("a", 1)));
+}
+
+static void test_text_of_typed_values(void) {
+  const char *const one[] = {"1", NULL};
+  CHECK(typed_holds(SK_OP_EQUALS, false, one, number_attr("a", 1.0)));
+  CHECK(!typed_holds(SK_OP_EQUALS, false, one, number_attr("a", 1.5)));
+  CHECK(!typed_holds(SK_OP_NOT_EQUALS, false, one, number_attr("a", 1.5))); /* no text */
+  CHECK(typed_holds(SK_OP_NOT_EQUALS, true, one, number_attr("a", 1.5)));
+  CHECK(!typed_holds(SK_OP_EQUALS, false, one, bool_attr("a", true)));
+  const char *const zero[] = {"0", NULL};
+  CHECK(typed_holds(SK_OP_EQUALS, false, zero, number_attr("a", -0.0)));
+  const char *const big[] = {"-9007199254740991", NULL};
+  CHECK(typed_holds(SK_OP_EQUALS, false, big, number_attr("a", -9007199254740991.0)));
+  CHECK(!typed_holds(SK_OP_EQUALS, false, one, number_attr("a", 9007199254740992.0)));
+  const char *const truth[] = {"true", NULL};
+  CHECK(typed_holds(SK_OP_EQUALS, false, truth, bool_attr("a", true)));
+  CHECK(!typed_holds(SK_OP_EQUALS, false, truth, bool_attr("a", false)));
+  /* A binding's own text for a number wins (Python's exact big integers). */
+  sk_typed_attribute given = number_attr("a", 1e20);
+  given.text = "100000000000000000000";
+  given.text_len = strlen(given.text);
+  const char *const huge[] = {"100000000000000000000", NULL};
+  CHECK(typed_holds(SK_OP_EQUALS, false, huge, given));
+  /* Missing is false even negated, whatever the operator. */
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  store_one_condition(store, "f", SK_OP_NOT_EQUALS, true, one);
+  sk_typed_attribute elsewhere = text_attr("b", "1");
+  CHECK_EQ(typed_eval(store, "f", "u", &elsewhere, 1).variant, 1);
+  CHECK_EQ(typed_eval(store, "f", "u", NULL, 0).variant, 1);
+  sk_typed_attribute null_value = other_attr("a");
+  CHECK_EQ(typed_eval(store, "f", "u", &null_value, 1).variant, 2);
+  sk_store_free(store);
+}
+
+static void test_typed_flag_builder_errors(void) {
+  sk_flag *flag = (sk_flag *)&flag;
+  CHECK_EQ(sk_flag_new_typed(S("f"), 4, true, -1, 1, 0, &flag), SK_ERR_BAD_TYPE);
+  CHECK(flag == NULL);
+  CHECK_EQ(sk_flag_new_typed(S("f"), SK_TYPE_STRING, true, -1, 0, 0, &flag), SK_ERR_BAD_VARIANT);
+  CHECK_EQ(sk_flag_new_typed(S("f"), SK_TYPE_STRING, true, -1, 101, 0, &flag), SK_ERR_BAD_VARIANT);
+  CHECK_EQ(sk_flag_new_typed(S("f"), SK_TYPE_BOOLEAN, true, -1, 2, 0, &flag), SK_ERR_BAD_VARIANT);
+  CHECK_EQ(sk_flag_new_typed(S("f"), SK_TYPE_NUMBER, true, 50, 2, 0, &flag), SK_ERR_BAD_ROLLOUT);
+  CHECK_EQ(sk_flag_new_typed(S("f f"), SK_TYPE_NUMBER, true, -1, 2, 0, &flag), SK_ERR_BAD_KEY);
+  CHECK_EQ(sk_flag_new_typed(S("f"), SK_TYPE_JSON, true, -1, 100, 0, NULL),
+           SK_ERR_INVALID_ARGUMENT);
+
+  CHECK_EQ(sk_flag_new_typed(S("f"), SK_TYPE_JSON, true, -1, 3, 0, &flag), SK_OK);
+  CHECK_EQ(sk_flag_set_off_variant(flag, 3), SK_ERR_BAD_VARIANT);
+  CHECK_EQ(sk_flag_set_off_variant(flag, -1), SK_ERR_BAD_VARIANT);
+  CHECK_EQ(sk_flag_serve_variant(flag, SK_SERVE_RULE, 0), SK_ERR_NO_RULE);
+  CHECK_EQ(sk_flag_serve_variant(flag, 2, 0), SK_ERR_BAD_VARIANT);
+  CHECK_EQ(sk_flag_add_condition(flag, S("a"), SK_OP_EQUALS, false), SK_ERR_NO_RULE);
+  CHECK_EQ(sk_flag_begin_rule(flag), SK_OK);
+  CHECK_EQ(sk_flag_add_value(flag, S("x")), SK_ERR_NO_RULE);
+  CHECK_EQ(sk_flag_add_condition(flag, S(""), SK_OP_EQUALS, false), SK_ERR_BAD_ATTRIBUTE);
+  CHECK_EQ(sk_flag_add_condition(flag, S("a"), 12, false), SK_ERR_BAD_OPERATOR);
+  for (int i = 0; i < SK_MAX_CONDITIONS; i++) {
+    CHECK_EQ(sk_flag_add_condition(flag, S("a"), SK_OP_EQUALS, i % 2 == 0), SK_OK);
+  }
+  CHECK_EQ(sk_flag_add_condition(flag, S("a"), SK_OP_EQUALS, false), SK_ERR_TOO_MANY_CONDITIONS);
+  const int32_t variants[] = {0, 1, 2};
+  const uint32_t weights[] = {500, 499, 1};
+  const uint32_t short_weights[] = {500, 499, 0};
+  const uint32_t heavy[] = {1001, 0, 0};
+  const int32_t bad_variants[] = {0, 1, 3};
+  CHECK_EQ(sk_flag_serve_split(flag, SK_SERVE_RULE, variants, short_weights, 3), SK_ERR_BAD_SPLIT);
+  CHECK_EQ(sk_flag_serve_split(flag, SK_SERVE_RULE, variants, heavy, 3), SK_ERR_BAD_SPLIT);
+  CHECK_EQ(sk_flag_serve_split(flag, SK_SERVE_RULE, variants, weights, 0), SK_ERR_BAD_SPLIT);
+  CHECK_EQ(sk_flag_serve_split(flag, SK_SERVE_RULE, bad_variants, weights, 3), SK_ERR_BAD_VARIANT);
+  CHECK_EQ(sk_flag_serve_split(flag, SK_SERVE_RULE, NULL, weights, 3), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_flag_serve_split(flag, SK_SERVE_RULE, variants, weights, 3), SK_OK);
+  CHECK_EQ(sk_flag_serve_split(flag, SK_SERVE_FALLTHROUGH, variants, weights, 3), SK_OK);
+  CHECK_EQ(sk_flag_serve_variant(flag, SK_SERVE_FALLTHROUGH, 2), SK_OK); /* replaces the split */
+  CHECK_EQ(sk_flag_set_bucket_by(flag, NULL, 3), SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_flag_set_bucket_by(flag, S("company")), SK_OK);
+  CHECK_EQ(sk_flag_set_bucket_by(flag, S("org")), SK_OK);
+
+  /* Upsert refuses what the type requires and is missing: here the off variant. */
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_ERR_INCOMPLETE);
+  CHECK_EQ(sk_store_count(store), 0);
+  /* A rule without a serve, a rule without a condition, a missing fallthrough. */
+  CHECK_EQ(sk_flag_new_typed(S("f"), SK_TYPE_STRING, true, -1, 1, 0, &flag), SK_OK);
+  CHECK_EQ(sk_flag_set_off_variant(flag, 0), SK_OK);
+  CHECK_EQ(sk_flag_serve_variant(flag, SK_SERVE_FALLTHROUGH, 0), SK_OK);
+  CHECK_EQ(sk_flag_begin_rule(flag), SK_OK);
+  CHECK_EQ(sk_flag_add_condition(flag, S("a"), SK_OP_EQUALS, false), SK_OK);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_ERR_INCOMPLETE);
+  CHECK_EQ(sk_flag_new(S("f"), true, -1, 0, &flag), SK_OK);
+  CHECK_EQ(sk_flag_begin_rule(flag), SK_OK);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_ERR_INCOMPLETE);
+  CHECK_EQ(sk_flag_new_typed(S("f"), SK_TYPE_NUMBER, true, -1, 1, 0, &flag), SK_OK);
+  CHECK_EQ(sk_flag_set_off_variant(flag, 0), SK_OK);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_ERR_INCOMPLETE);
+  /* Boolean flags: no off variant to set, no fallthrough serve (the rollout is theirs). */
+  CHECK_EQ(sk_flag_new(S("b"), true, -1, 0, &flag), SK_OK);
+  CHECK_EQ(sk_flag_set_off_variant(flag, SK_VARIANT_OFF), SK_ERR_BAD_VARIANT);
+  CHECK_EQ(sk_flag_serve_variant(flag, SK_SERVE_FALLTHROUGH, SK_VARIANT_OFF), SK_ERR_BAD_VARIANT);
+  CHECK_EQ(sk_flag_begin_rule(flag), SK_OK);
+  CHECK_EQ(sk_flag_serve_variant(flag, SK_SERVE_RULE, 2), SK_ERR_BAD_VARIANT);
+  CHECK_EQ(sk_flag_serve_variant(flag, SK_SERVE_RULE, SK_VARIANT_OFF), SK_OK);
+  sk_flag_free(flag);
+  CHECK_EQ(sk_store_count(store), 0);
+  CHECK(strcmp(sk_status_name(SK_ERR_TOO_MANY_CONDITIONS), "SK_ERR_TOO_MANY_CONDITIONS") == 0);
+  sk_store_free(store);
+}
+
+/* A reference split: the index of the entry the bucket falls in. */
+static int32_t reference_split(const char *flag_key, const char *b, const int32_t *variants,
+                               const uint32_t *weights, size_t count, int32_t *bucket_out) {
+  char joined[256];
+  const int n = snprintf(joined, sizeof joined, "%s:%s", flag_key, b);
+  const uint32_t bucket =
+      reference_murmur3((const unsigned char *)joined, (size_t)n, 86028157u) % 1000u;
+  *bucket_out = (int32_t)bucket;
+  uint32_t sum = 0;
+  for (size_t i = 0; i < count; i++) {
+    sum += weights[i];
+    if (bucket < sum) {
+      return variants[i];
+    }
+  }
+  return -1;
+}
+
+static void test_typed_evaluation(void) {
+  sk_store *store = sk_store_new(SK_STORE_CONCURRENT);
+  sk_flag *flag = NULL;
+  const int32_t variants[] = {0, 1, 2, 3};
+  const uint32_t weights[] = {0, 300, 700, 0};
+  CHECK_EQ(sk_flag_new_typed(S("checkout"), SK_TYPE_STRING, true, -1, 4, 7, &flag), SK_OK);
+  CHECK_EQ(sk_flag_set_off_variant(flag, 3), SK_OK);
+  CHECK_EQ(sk_flag_set_bucket_by(flag, S("company")), SK_OK);
+  CHECK_EQ(sk_flag_begin_rule(flag), SK_OK); /* rule 0: plan == pro AND age >= 18 -> 0 */
+  CHECK_EQ(sk_flag_add_condition(flag, S("plan"), SK_OP_EQUALS, false), SK_OK);
+  CHECK_EQ(sk_flag_add_value(flag, S("pro")), SK_OK);
+  CHECK_EQ(sk_flag_add_condition(flag, S("age"), SK_OP_GTE, false), SK_OK);
+  CHECK_EQ(sk_flag_add_value(flag, S("18")), SK_OK);
+  CHECK_EQ(sk_flag_serve_variant(flag, SK_SERVE_RULE, 0), SK_OK);
+  CHECK_EQ(sk_flag_begin_rule(flag), SK_OK); /* rule 1: NOT country == FR -> split */
+  CHECK_EQ(sk_flag_add_condition(flag, S("country"), SK_OP_EQUALS, true), SK_OK);
+  CHECK_EQ(sk_flag_add_value(flag, S("FR")), SK_OK);
+  CHECK_EQ(sk_flag_serve_split(flag, SK_SERVE_RULE, variants, weights, 4), SK_OK);
+  const uint32_t all_to_one[] = {0, 0, 0, 1000};
+  CHECK_EQ(sk_flag_serve_split(flag, SK_SERVE_FALLTHROUGH, variants, all_to_one, 4), SK_OK);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+
+  sk_typed_attribute attrs[3] = {text_attr("plan", "pro"), number_attr("age", 18),
+                                 text_attr("country", "FR")};
+  sk_typed_evaluation e = typed_eval(store, "checkout", "u1", attrs, 3);
+  CHECK_EQ(e.reason, SK_REASON_RULE_MATCH);
+  CHECK_EQ(e.rule_index, 0);
+  CHECK_EQ(e.variant, 0);
+  CHECK_EQ(e.bucket, -1);
+  CHECK_EQ(e.enabled, 0); /* never for a non-boolean flag */
+  CHECK_EQ(e.version, 7);
+  CHECK_EQ(e.type, SK_TYPE_STRING);
+  attrs[1] = number_attr("age", 17.99);
+  e = typed_eval(store, "checkout", "u1", attrs, 3); /* AND fails; country FR: fallthrough */
+  CHECK_EQ(e.reason, SK_REASON_ROLLOUT);
+  CHECK_EQ(e.variant, 3);
+  CHECK(e.bucket >= 0 && e.bucket < 1000);
+  /* Splits by the user key, and by bucket_by when its value has text. */
+  for (int i = 0; i < 200; i++) {
+    char user[32];
+    snprintf(user, sizeof user, "user-%d", i);
+    attrs[2] = text_attr("country", "DE");
+    int32_t bucket;
+    int32_t expected = reference_split("checkout", user, variants, weights, 4, &bucket);
+    e = typed_eval(store, "checkout", user, attrs, 3);
+    CHECK_EQ(e.reason, SK_REASON_RULE_MATCH);
+    CHECK_EQ(e.rule_index, 1);
+    CHECK_EQ(e.variant, expected);
+    CHECK_EQ(e.bucket, bucket);
+    sk_typed_attribute with_company[4] = {attrs[0], attrs[1], attrs[2], text_attr("company", user)};
+    e = typed_eval(store, "checkout", "someone-else", with_company, 4);
+    CHECK_EQ(e.variant, expected);
+    with_company[3] = number_attr("company", i);
+    char digits[16];
+    snprintf(digits, sizeof digits, "%d", i);
+    expected = reference_split("checkout", digits, variants, weights, 4, &bucket);
+    e = typed_eval(store, "checkout", "someone-else", with_company, 4);
+    CHECK_EQ(e.bucket, bucket);
+    with_company[3] = number_attr("company", i + 0.5); /* no text: the user key counts */
+    expected = reference_split("checkout", "someone-else", variants, weights, 4, &bucket);
+    e = typed_eval(store, "checkout", "someone-else", with_company, 4);
+    CHECK_EQ(e.bucket, bucket);
+    CHECK_EQ(e.variant, expected);
+  }
+  /* Off: the off variant. */
+  CHECK_EQ(sk_flag_new_typed(S("checkout"), SK_TYPE_STRING, false, -1, 4, 8, &flag), SK_OK);
+  CHECK_EQ(sk_flag_set_off_variant(flag, 2), SK_OK);
+  CHECK_EQ(sk_flag_serve_variant(flag, SK_SERVE_FALLTHROUGH, 1), SK_OK);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+  e = typed_eval(store, "checkout", "u", NULL, 0);
+  CHECK_EQ(e.reason, SK_REASON_OFF);
+  CHECK_EQ(e.variant, 2);
+  /* Not found. */
+  e = typed_eval(store, "nope", "u", NULL, 0);
+  CHECK_EQ(e.reason, SK_REASON_FLAG_NOT_FOUND);
+  CHECK_EQ(e.variant, -1);
+  CHECK_EQ(e.type, -1);
+  /* The version 1 entry points see a non-boolean flag as never enabled. */
+  CHECK_EQ(sk_store_is_enabled(store, S("checkout"), S("u"), NULL, 0), 0);
+  /* Argument errors. */
+  CHECK_EQ(sk_store_evaluate_typed(store, S("checkout"), S("u"), NULL, 1, &e),
+           SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(e.reason, SK_REASON_FLAG_NOT_FOUND);
+  sk_typed_attribute bad = {"a", 1, NULL, 3, 0.0, SK_VALUE_TEXT, 0};
+  CHECK_EQ(sk_store_evaluate_typed(store, S("checkout"), S("u"), &bad, 1, &e),
+           SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_store_evaluate_typed(NULL, S("checkout"), S("u"), NULL, 0, &e),
+           SK_ERR_INVALID_ARGUMENT);
+  CHECK_EQ(sk_store_evaluate_typed(store, S("checkout"), S("u"), NULL, 0, NULL),
+           SK_ERR_INVALID_ARGUMENT);
+  sk_store_free(store);
+}
+
+static void test_boolean_variants_and_splits(void) {
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  sk_flag *flag = NULL;
+  CHECK_EQ(sk_flag_new(S("b"), true, 0, 1, &flag), SK_OK);
+  CHECK_EQ(sk_flag_set_bucket_by(flag, S("org")), SK_OK);
+  CHECK_EQ(sk_flag_add_rule(flag, S("plan"), SK_OP_EQUALS), SK_OK); /* serves on */
+  CHECK_EQ(sk_flag_add_value(flag, S("pro")), SK_OK);
+  CHECK_EQ(sk_flag_add_rule(flag, S("plan"), SK_OP_EQUALS), SK_OK);
+  CHECK_EQ(sk_flag_add_value(flag, S("free")), SK_OK);
+  CHECK_EQ(sk_flag_serve_variant(flag, SK_SERVE_RULE, SK_VARIANT_OFF), SK_OK);
+  CHECK_EQ(sk_flag_add_rule(flag, S("plan"), SK_OP_EQUALS), SK_OK);
+  CHECK_EQ(sk_flag_add_value(flag, S("team")), SK_OK);
+  const int32_t on_off[] = {SK_VARIANT_ON, SK_VARIANT_OFF};
+  const uint32_t halves[] = {500, 500};
+  CHECK_EQ(sk_flag_serve_split(flag, SK_SERVE_RULE, on_off, halves, 2), SK_OK);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+  sk_typed_attribute plan = text_attr("plan", "pro");
+  sk_typed_evaluation e = typed_eval(store, "b", "u", &plan, 1);
+  CHECK_EQ(e.variant, SK_VARIANT_ON);
+  CHECK_EQ(e.enabled, 1);
+  CHECK_EQ(e.type, SK_TYPE_BOOLEAN);
+  plan = text_attr("plan", "free");
+  e = typed_eval(store, "b", "u", &plan, 1);
+  CHECK_EQ(e.reason, SK_REASON_RULE_MATCH);
+  CHECK_EQ(e.variant, SK_VARIANT_OFF);
+  CHECK_EQ(e.enabled, 0);
+  int on = 0;
+  for (int i = 0; i < 1000; i++) {
+    char user[32];
+    snprintf(user, sizeof user, "u%d", i);
+    sk_typed_attribute team[2] = {text_attr("plan", "team"), text_attr("other", "x")};
+    e = typed_eval(store, "b", user, team, 2);
+    int32_t bucket;
+    const int32_t expected = reference_split("b", user, on_off, halves, 2, &bucket);
+    CHECK_EQ(e.variant, expected);
+    CHECK_EQ(e.bucket, bucket);
+    CHECK_EQ(e.enabled, expected == SK_VARIANT_ON);
+    on += e.enabled;
+    /* Version 1 evaluation reports the same. */
+    sk_attribute v1 = attr("plan", "team");
+    CHECK_EQ(sk_store_is_enabled(store, S("b"), S(user), &v1, 1), e.enabled);
+  }
+  CHECK(on > 430 && on < 570);
+  /* The rollout hashes bucket_by too: a boolean `true` hashes as "true". */
+  sk_store_clear(store);
+  CHECK_EQ(sk_flag_new(S("r"), true, 50, 1, &flag), SK_OK);
+  CHECK_EQ(sk_flag_set_bucket_by(flag, S("org")), SK_OK);
+  CHECK_EQ(sk_store_upsert(store, flag), SK_OK);
+  sk_typed_attribute org = bool_attr("org", true);
+  e = typed_eval(store, "r", "anyone", &org, 1);
+  CHECK_EQ(e.bucket, (int32_t)sk_bucket(S("r"), S("true")));
+  org = other_attr("org");
+  e = typed_eval(store, "r", "anyone", &org, 1);
+  CHECK_EQ(e.bucket, (int32_t)sk_bucket(S("r"), S("anyone")));
+  org = text_attr("org", "");
+  e = typed_eval(store, "r", "anyone", &org, 1);
+  CHECK_EQ(e.bucket, (int32_t)sk_bucket(S("r"), S("")));
+  const sk_flag *handle = sk_store_find(store, S("r"));
+  sk_typed_evaluation by_handle;
+  CHECK_EQ(sk_flag_evaluate_typed(handle, S("anyone"), &org, 1, &by_handle), SK_OK);
+  CHECK_EQ(by_handle.bucket, e.bucket);
+  CHECK_EQ(by_handle.variant, e.variant);
+  CHECK_EQ(sk_flag_evaluate_typed(NULL, S("anyone"), &org, 1, &by_handle), SK_OK);
+  CHECK_EQ(by_handle.reason, SK_REASON_FLAG_NOT_FOUND);
+  CHECK_EQ(sk_flag_evaluate_typed(handle, S("anyone"), &org, 1, NULL), SK_ERR_INVALID_ARGUMENT);
+  sk_store_free(store);
+}
+
 int main(void) {
   RUN(test_abi_version_and_names);
   RUN(test_operator_parse);
@@ -1156,5 +1644,13 @@ int main(void) {
   RUN(test_many_flags_grow_and_shrink);
   RUN(test_copies_every_string);
   RUN(test_evaluate_by_handle);
+  RUN(test_number_parse);
+  RUN(test_semver);
+  RUN(test_numeric_operators);
+  RUN(test_semver_operators);
+  RUN(test_text_of_typed_values);
+  RUN(test_typed_flag_builder_errors);
+  RUN(test_typed_evaluation);
+  RUN(test_boolean_variants_and_splits);
   return harness_finish();
 }

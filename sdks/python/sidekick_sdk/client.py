@@ -162,8 +162,49 @@ class SidekickClient:
     def evaluate(
         self, flag: str, user_key: str, attributes: Mapping[str, Any] | None = None
     ) -> evalcore.Evaluation:
-        """The decision with its reason (FLAG_NOT_FOUND, OFF, RULE_MATCH, ROLLOUT)."""
+        """The served value and variant with the reason (FLAG_NOT_FOUND, OFF, RULE_MATCH,
+        ROLLOUT), matching rule, bucket and version."""
         return self._store.evaluate(flag, user_key, attributes)
+
+    def get_boolean(
+        self,
+        flag: str,
+        user_key: str,
+        attributes: Mapping[str, Any] | None = None,
+        default: bool = False,
+    ) -> bool:
+        """A boolean flag's answer, or default when it is missing or of another type."""
+        return self._store.get_boolean(flag, user_key, attributes, default)
+
+    def get_string(
+        self,
+        flag: str,
+        user_key: str,
+        attributes: Mapping[str, Any] | None = None,
+        default: str = "",
+    ) -> str:
+        """A string flag's served value, or default when it is missing or of another type."""
+        return self._store.get_string(flag, user_key, attributes, default)
+
+    def get_number(
+        self,
+        flag: str,
+        user_key: str,
+        attributes: Mapping[str, Any] | None = None,
+        default: float = 0,
+    ) -> float:
+        """A number flag's served value, or default when it is missing or of another type."""
+        return self._store.get_number(flag, user_key, attributes, default)
+
+    def get_json(
+        self,
+        flag: str,
+        user_key: str,
+        attributes: Mapping[str, Any] | None = None,
+        default: Any = None,
+    ) -> Any:
+        """A json flag's served value, or default when it is missing or of another type."""
+        return self._store.get_json(flag, user_key, attributes, default)
 
     def flags(self) -> list[dict[str, Any]]:
         """Every flag held now, in the wire format."""
