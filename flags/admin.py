@@ -22,6 +22,7 @@ from flags.forms import (
     TryUserForm,
 )
 from flags.models import MAX_RULES, ApiKey, ChangeRecord, Flag, Rule
+from flags.scopes import default_environment
 from flags.store import process_flag_store
 
 admin.site.site_header = "Sidekick"
@@ -73,6 +74,7 @@ class FlagAdmin(admin.ModelAdmin):
     inlines = (RuleInline,)
     list_display = (
         "key",
+        "environment",
         "is_enabled",
         "rollout_display",
         "rule_count",
@@ -81,9 +83,9 @@ class FlagAdmin(admin.ModelAdmin):
         "updated_at",
     )
     list_editable = ("is_enabled",)
-    list_filter = ("is_enabled", "client_side")
-    search_fields = ("key", "description")
-    ordering = ("key",)
+    list_filter = ("environment", "is_enabled", "definition__client_side")
+    search_fields = ("key", "definition__description")
+    ordering = ("key", "environment")
     actions = ("enable_flags", "disable_flags")
     change_form_template = "admin/flags/flag/change_form.html"
 
@@ -133,10 +135,14 @@ class FlagAdmin(admin.ModelAdmin):
         if not change:
             data = {name: cleaned[name] for name in TOP_LEVEL_FIELDS if name in cleaned}
             data["rules"] = rules or []
-            result = services.flag_upsert(data=data, actor=_actor(request), if_match=None)
+            environment = cleaned.get("environment")
+            result = services.flag_upsert(
+                data=data, actor=_actor(request), if_match=None, environment=environment
+            )
             key = result.flag["key"]
         else:
             key = form.instance.key
+            environment = form.instance.environment
             data = {name: cleaned[name] for name in form.changed_data if name in TOP_LEVEL_FIELDS}
             if rules is not None:
                 data["rules"] = rules
@@ -146,27 +152,38 @@ class FlagAdmin(admin.ModelAdmin):
                     data=data,
                     actor=_actor(request),
                     if_match=cleaned.get("expected_version"),
+                    environment=environment,
                 )
         for formset in formsets:
             # The admin's change message reads these; the service, not formset.save(), wrote.
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-        saved = Flag.objects.get(key=key)
+        saved = Flag.objects.get(key=key, environment=environment or default_environment())
         form.instance.pk = saved.pk
         form.instance.version = saved.version
         form.instance.updated_at = saved.updated_at
 
     def delete_model(self, request: HttpRequest, obj: Flag) -> None:
-        services.flag_delete(key=obj.key, actor=_actor(request))
+        services.flag_delete(key=obj.key, actor=_actor(request), environment=obj.environment)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Flag]) -> None:
-        for key in queryset.values_list("key", flat=True):
-            services.flag_delete(key=key, actor=_actor(request))
+        for flag in queryset.select_related("environment"):
+            try:
+                services.flag_delete(
+                    key=flag.key, actor=_actor(request), environment=flag.environment
+                )
+            except FlagNotFound:
+                continue  # deleted with another environment's row of the same definition
 
     def _set_enabled(self, request: HttpRequest, queryset: QuerySet[Flag], enabled: bool) -> None:
         changed = 0
-        for key in queryset.values_list("key", flat=True):
+        for flag in queryset.select_related("environment"):
             try:
-                services.flag_patch(key=key, data={"is_enabled": enabled}, actor=_actor(request))
+                services.flag_patch(
+                    key=flag.key,
+                    data={"is_enabled": enabled},
+                    actor=_actor(request),
+                    environment=flag.environment,
+                )
                 changed += 1
             except FlagNotFound:
                 continue
@@ -214,7 +231,9 @@ class FlagAdmin(admin.ModelAdmin):
         flag = Flag.objects.filter(pk=object_id).first() if object_id.isdigit() else None
         if flag is not None:
             context.update(self._try_user_context(request, flag))
-            context["recent_changes"] = selectors.flag_history(key=flag.key)[:10]
+            context["recent_changes"] = selectors.flag_history(
+                key=flag.key, environment_id=flag.environment_id
+            )[:10]
             context["history_url"] = self._history_url(flag.key)
         return super().change_view(request, object_id, form_url, context)
 
@@ -224,7 +243,7 @@ class FlagAdmin(admin.ModelAdmin):
         form = TryUserForm(request.GET)
         context: dict[str, Any] = {"try_form": form}
         if form.is_valid():
-            context["try_result"] = process_flag_store().evaluate(
+            context["try_result"] = process_flag_store(flag.environment_id).evaluate(
                 flag.key, form.cleaned_data["try_user"], form.cleaned_data["try_attributes"]
             )
         return context
@@ -278,7 +297,7 @@ class ChangeRecordAdmin(admin.ModelAdmin):
 class ApiKeyAdmin(admin.ModelAdmin):
     """Keys are created here (secret shown once, in a message) and revoked, never edited."""
 
-    list_display = ("name", "role", "prefix", "created_at", "last_used_at", "status")
+    list_display = ("name", "role", "environment", "prefix", "created_at", "last_used_at", "status")
     list_filter = ("role", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "prefix")
     actions = ("revoke_keys",)
@@ -289,8 +308,18 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> tuple[str, ...]:
         if obj is None:
-            return ("name", "role")
-        return ("name", "role", "prefix", "created_at", "last_used_at", "revoked_at")
+            # environment: where a server or client key is bound (empty: the default one);
+            # admin keys reach every environment.
+            return ("name", "role", "environment")
+        return (
+            "name",
+            "role",
+            "environment",
+            "prefix",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        )
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: ApiKey | None = None
@@ -300,7 +329,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ApiKey, form: ModelForm, change: bool) -> None:
         if change:
             return
-        key, raw = services.api_key_create(name=obj.name, role=obj.role)  # type: ignore[arg-type]
+        environment = obj.environment if obj.role != "admin" else None
+        key, raw = services.api_key_create(
+            name=obj.name,
+            role=obj.role,  # type: ignore[arg-type]
+            environment=environment,
+        )
         obj.pk = key.pk
         obj.prefix = key.prefix
         obj.created_at = key.created_at

@@ -32,11 +32,16 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the role decides what they may do; key_id is None for SDK_KEY."""
+    """Who is calling: the role decides what they may do; key_id is None for SDK_KEY.
+
+    `environment_id` is the one environment a server or client key reaches; None for keys that
+    reach every environment (admin keys, SDK_KEY).
+    """
 
     role: Role
     name: str
     key_id: int | None
+    environment_id: int | None = None
 
 
 # The caller when authentication is off (local development with no key configured).
@@ -140,7 +145,7 @@ def _recall(secret_hash: str) -> Principal | None:
 
 def _principal(key: ApiKey) -> Principal:
     role: Role = ApiKeyRole(key.role).value  # type: ignore[assignment]
-    return Principal(role=role, name=key.name, key_id=key.pk)
+    return Principal(role=role, name=key.name, key_id=key.pk, environment_id=key.environment_id)
 
 
 def authenticate_bearer(raw_key: str) -> Principal | None:

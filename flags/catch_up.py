@@ -1,6 +1,7 @@
 """Bringing this process's store up to the database when change events may have been missed.
 
-Two ways, both returning the change events that took effect (the caller fans them out):
+Two ways, both returning the change events that took effect, each with the id of the environment
+it belongs to (the caller fans them out to that environment's streams):
 
 - `catch_up_store`: quick and cheap, from the change records written after the last one this
   process has seen (a management command's writes, another instance's when no Redis joins them);
@@ -28,7 +29,10 @@ from flags.selectors import (
     revoked_key_count,
     revoked_key_ids,
 )
-from flags.store import Held, process_flag_store
+from flags.store import Held, ProcessFlagStore, environment_stores, process_flag_store
+
+# A change event and the id of the environment it happened in.
+EnvironmentEvent = tuple[int, ChangeEvent]
 
 
 class Watermarks(NamedTuple):
@@ -64,20 +68,27 @@ def event_of(record: ChangeRecord) -> ChangeEvent:
     return upsert_event(record.after)
 
 
-def catch_up_store(after_change_id: int) -> tuple[list[ChangeEvent], int]:
-    """Applies the change records newer than `after_change_id` to the process store.
+def catch_up_store(after_change_id: int) -> tuple[list[EnvironmentEvent], int]:
+    """Applies the change records newer than `after_change_id` to the stores of their
+    environments (those this process has loaded: any other loads fresh when first used).
 
     Returns the events that took effect and the newest record id read. A record whose
     transaction commits after a newer one was read is not seen here; the reconciliation
     (`reconcile_store`) repairs that case.
     """
-    store = process_flag_store()
+    stores = environment_stores().loaded()
     close_old_connections()
     try:
         records = changes_after(after_change_id)
     finally:
         close_old_connections()
-    events = [event for event in map(event_of, records) if store.apply(event)]
+    events: list[EnvironmentEvent] = []
+    for record in records:
+        store = stores.get(record.environment_id)
+        if store is not None:
+            event = event_of(record)
+            if store.apply(event, int(record.revision)):
+                events.append((record.environment_id, event))
     newest = records[-1].pk if records else after_change_id
     return events, newest
 
@@ -85,9 +96,9 @@ def catch_up_store(after_change_id: int) -> tuple[list[ChangeEvent], int]:
 class Reconciliation(NamedTuple):
     """What a reconciliation changed in the store."""
 
-    # The events that took effect, to fan out: an UPSERT with the database's flag, a DELETE
-    # for a flag the database does not have.
-    events: list[ChangeEvent]
+    # The events that took effect, with their environments, to fan out: an UPSERT with the
+    # database's flag, a DELETE for a flag the database does not have.
+    events: list[EnvironmentEvent]
     # Whether the store held something the database does not (a version ahead of it, other
     # content at the same version, a flag it never had): SDKs may hold it too, and apply only
     # newer versions, so their streams must start a fresh set (see UpdateHub.reconcile).
@@ -95,7 +106,23 @@ class Reconciliation(NamedTuple):
 
 
 def reconcile_store() -> Reconciliation:
-    """Makes the process store equal to the database, in both directions.
+    """Makes every loaded store equal to the database, in both directions (`reconcile_one`)."""
+    events: list[EnvironmentEvent] = []
+    overruled = False
+    for environment_id, store in environment_stores().loaded().items():
+        one = reconcile_one(environment_id, store)
+        events.extend((environment_id, event) for event in one.events)
+        overruled = overruled or one.overruled
+    return Reconciliation(events, overruled)
+
+
+class _OneReconciliation(NamedTuple):
+    events: list[ChangeEvent]
+    overruled: bool
+
+
+def reconcile_one(environment_id: int, store: ProcessFlagStore) -> _OneReconciliation:
+    """Makes one environment's store equal to the database, in both directions.
 
     The database is the truth: a flag the store lacks or holds at an older version is applied
     as usual; a flag it holds ahead of the database, or differently at the same version, is
@@ -104,7 +131,6 @@ def reconcile_store() -> Reconciliation:
     was read (`ProcessFlagStore.overrule`), so a change that arrives during the read is never
     undone (a newer version of it is in the database by then; the next round checks again).
     """
-    store = process_flag_store()
     before = store.holdings()
     # This runs on a worker thread outside any request: open a fresh connection, never keep one.
     close_old_connections()
@@ -113,10 +139,10 @@ def reconcile_store() -> Reconciliation:
         with transaction.atomic():
             if outermost:  # (only a transaction's first statement may set its isolation)
                 _read_one_snapshot()  # flags, rules and tombstones of one moment
-            database = {flag["key"]: flag for flag in flag_list_wire()}
+            database = {flag["key"]: flag for flag in flag_list_wire(environment_id=environment_id)}
             gone = [key for key, held in before.items() if held.flag is not None]
             gone = [key for key in gone if key not in database]
-            tombstones = deleted_versions() if gone else {}
+            tombstones = deleted_versions(environment_id=environment_id) if gone else {}
     finally:
         close_old_connections()
     events: list[ChangeEvent] = []
@@ -143,11 +169,12 @@ def reconcile_store() -> Reconciliation:
             # One past what was held, so an SDK holding that flag drops it.
             events.append(delete_event(key, max(deleted, held.version + 1)))
             overruled = True
-    return Reconciliation(events, overruled)
+    return _OneReconciliation(events, overruled)
 
 
 def load_store() -> int:
-    """Loads the process store from the database now (at start); returns how many flags."""
+    """Loads the default environment's store from the database now (at start); returns how many
+    flags. Other environments' stores load when a request or stream first needs them."""
     close_old_connections()
     try:
         return len(process_flag_store())

@@ -4,8 +4,9 @@ A flag change travels as an UPSERT (the whole flag, as on the wire) or a DELETE 
 version the delete took). `upsert_event` and `delete_event` are the only places these shapes
 are written.
 
-`flags.services` publishes every committed change here (from `transaction.on_commit`):
-`publish_flag_change` first applies it to this process's store, then tells every listener.
+`flags.services` publishes every committed change here (from `transaction.on_commit`), naming
+the environment it happened in: `publish_flag_change` first applies it to this process's store of
+that environment, then tells every listener.
 `flags` knows nothing about who listens; the streaming app subscribes when it starts (its
 `AppConfig.ready`) and relays the change to other processes and fans it out to local streams.
 Key revocations are published the same way.
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
-from flags.store import process_flag_store
+from flags.store import environment_stores
 from flags.wire import WireFlag
 
 
@@ -50,13 +51,18 @@ class FlagChangePublished:
     event: ChangeEvent
     # Whether this process's store changed; False when it already held that version.
     took_effect: bool
+    environment_id: int
+    # The environment's revision after this change (0 when not known, e.g. a reconciliation).
+    revision: int = 0
 
 
 FlagChangeListener = Callable[[FlagChangePublished], None]
 KeyRevokedListener = Callable[[int], None]
+EnvironmentDeletedListener = Callable[[int], None]
 
 _flag_change_listeners: list[FlagChangeListener] = []
 _key_revoked_listeners: list[KeyRevokedListener] = []
+_environment_deleted_listeners: list[EnvironmentDeletedListener] = []
 
 
 def on_flag_change(listener: FlagChangeListener) -> Callable[[], None]:
@@ -69,15 +75,31 @@ def on_key_revoked(listener: KeyRevokedListener) -> Callable[[], None]:
     return _subscribe(_key_revoked_listeners, listener)
 
 
-def publish_flag_change(event: ChangeEvent) -> None:
-    """Applies a committed change to this process's store, then tells every listener.
+def on_environment_deleted(listener: EnvironmentDeletedListener) -> Callable[[], None]:
+    """Calls `listener` with the id of every deleted environment; returns the unsubscriber."""
+    return _subscribe(_environment_deleted_listeners, listener)
+
+
+def publish_flag_change(event: ChangeEvent, *, environment_id: int, revision: int = 0) -> None:
+    """Applies a committed change to this process's store of its environment, then tells every
+    listener.
 
     Call it after the commit: listeners act on it at once (other processes may read the
     database as soon as they hear of it).
     """
-    published = FlagChangePublished(event, process_flag_store().apply(event))
+    # An environment this process serves nothing of has no store to change (nor streams).
+    store = environment_stores().existing(environment_id)
+    took_effect = store.apply(event, revision) if store is not None else False
+    published = FlagChangePublished(event, took_effect, environment_id, revision)
     for listener in tuple(_flag_change_listeners):
         listener(published)
+
+
+def publish_environment_deleted(environment_id: int) -> None:
+    """Forgets the environment's store here and tells every listener (after the commit)."""
+    environment_stores().forget(environment_id)
+    for listener in tuple(_environment_deleted_listeners):
+        listener(environment_id)
 
 
 def publish_key_revoked(key_id: int) -> None:

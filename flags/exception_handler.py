@@ -11,7 +11,13 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from flags.exceptions import FlagNotFound, FlagValidationError, VersionMismatch
+from flags.exceptions import (
+    Conflict,
+    FlagNotFound,
+    FlagValidationError,
+    ResourceNotFound,
+    VersionMismatch,
+)
 
 logger = logging.getLogger("flags")
 
@@ -61,6 +67,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, FlagNotFound | Http404):
         message = str(exc) if isinstance(exc, FlagNotFound) else "Not found."
         return Response(error_body(message), status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, ResourceNotFound):
+        return Response(error_body(exc.detail), status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, Conflict):
+        return Response(error_body(exc.detail, exc.errors), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, VersionMismatch):
         return Response(error_body(str(exc)), status=status.HTTP_412_PRECONDITION_FAILED)
     if isinstance(exc, OperationalError | InterfaceError):

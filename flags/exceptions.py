@@ -27,3 +27,20 @@ class VersionMismatch(Exception):
         self.key = key
         self.expected = expected
         self.current = current
+
+
+class ResourceNotFound(Exception):
+    """No such project or environment (HTTP 404)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class Conflict(Exception):
+    """The change cannot be made in the current state (HTTP 409), e.g. keys still bound to it."""
+
+    def __init__(self, detail: str, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or {}

@@ -9,7 +9,7 @@ from django import forms
 from django.utils.safestring import SafeString
 
 from flags.exceptions import FlagValidationError
-from flags.models import MAX_VALUES_PER_RULE, Flag, Rule
+from flags.models import DESCRIPTION_MAX_LENGTH, MAX_VALUES_PER_RULE, Environment, Flag, Rule
 from flags.validation import validate_flag_patch
 
 TOP_LEVEL_FIELDS = ("key", "is_enabled", "rollout_percentage", "description", "client_side")
@@ -34,16 +34,38 @@ class FlagAdminForm(forms.ModelForm):
     expected_version = forms.IntegerField(
         required=False, widget=forms.HiddenInput, error_messages={"required": STALE_PAGE}
     )
+    # The definition's description, shared by every environment of the project.
+    description = forms.CharField(
+        required=False,
+        max_length=DESCRIPTION_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Shared by every environment of the project.",
+    )
+    client_side = forms.BooleanField(
+        required=False,
+        help_text=(
+            "Client keys (browsers, mobile apps) see this flag, and anyone holding such a key "
+            "can read its rules. Shared by every environment of the project."
+        ),
+    )
+    # Where a new flag is edited first (it is created, off, in the project's other ones).
+    environment = forms.ModelChoiceField(
+        queryset=Environment.objects.select_related("project"), required=False
+    )
 
     class Meta:
         model = Flag
-        fields = TOP_LEVEL_FIELDS
+        fields = ("key", "is_enabled", "rollout_percentage")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["expected_version"] = self.instance.version
             self.fields["expected_version"].required = True
+            self.initial["description"] = self.instance.definition.description
+            self.initial["client_side"] = self.instance.definition.client_side
+            self.initial["environment"] = self.instance.environment_id
+            self.fields["environment"].disabled = True
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -1,6 +1,9 @@
-"""The per-process flag store: every flag this process serves and evaluates, kept by version.
+"""The per-process flag stores: every flag this process serves and evaluates, kept by version,
+one store per environment.
 
-One instance per process (`process_flag_store()`). It is loaded from the database on first use,
+One registry per process (`environment_stores()`), one store per environment in it
+(`process_flag_store(environment_id)`; without an id, the default environment's). A store is
+loaded from the database on first use,
 updated by every change event (this process's own writes and, through the channel layer, other
 instances'), and answers `GET /api/flags`, `/api/evaluate` and the stream's snapshot. Writes are
 version-aware, so an event applied twice or out of order changes nothing. Bringing it up to the
@@ -15,7 +18,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import evalcore
-from flags.selectors import flag_list_wire
+from flags.scopes import default_environment
+from flags.selectors import environment_revision, flag_list_wire, project_id_of
 from flags.wire import WireFlag, encode_json
 from sidekick.metrics import report_store
 
@@ -31,12 +35,18 @@ class Held(NamedTuple):
 
 
 class ProcessFlagStore:
-    def __init__(self, loader: Callable[[], Iterable[WireFlag]] | None = None) -> None:
+    def __init__(
+        self,
+        loader: Callable[[], Iterable[WireFlag]] | None = None,
+        revision_loader: Callable[[], int] | None = None,
+    ) -> None:
         self._lock = threading.RLock()
         self._core = evalcore.FlagStore()
         self._loader = loader
+        self._revision_loader = revision_loader
         self._loaded = loader is None
         self._revision = 0
+        self._environment_revision = 0
         self._encoded_list: tuple[int, str] | None = None
         # The versions of the deletes the core remembers (its tombstones, which it does not
         # show), so that `holdings` can tell "deleted at 5" from "never seen".
@@ -48,8 +58,27 @@ class ProcessFlagStore:
         with self._lock:
             if not self._loaded:
                 assert self._loader is not None
+                # Read before the flags: the store then holds at least what this revision names.
+                if self._revision_loader is not None:
+                    self._environment_revision = max(
+                        self._environment_revision, self._revision_loader()
+                    )
                 self._replace_all_locked(self._loader())
                 self._loaded = True
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._loaded
+
+    @property
+    def environment_revision(self) -> int:
+        """The newest environment revision (the database's counter) this store is known to hold."""
+        self._ensure_loaded()
+        return self._environment_revision
+
+    def note_environment_revision(self, revision: int) -> None:
+        with self._lock:
+            self._environment_revision = max(self._environment_revision, revision)
 
     @property
     def revision(self) -> int:
@@ -57,10 +86,12 @@ class ProcessFlagStore:
         self._ensure_loaded()
         return self._revision
 
-    def apply(self, event: ChangeEvent) -> bool:
-        """Applies an UPSERT or DELETE event; returns whether it changed anything."""
+    def apply(self, event: ChangeEvent, revision: int = 0) -> bool:
+        """Applies an UPSERT or DELETE event (that brought the environment to `revision`, when
+        known); returns whether it changed anything."""
         self._ensure_loaded()
         with self._lock:
+            self._environment_revision = max(self._environment_revision, revision)
             if event["type"] == "UPSERT":
                 changed = self._core.upsert(event["flag"])
                 if changed:
@@ -166,6 +197,12 @@ class ProcessFlagStore:
         with self._lock:
             return self._revision, self.flags()
 
+    def snapshot(self) -> tuple[int, int, list[WireFlag]]:
+        """Store revision, environment revision and every flag, read together."""
+        self._ensure_loaded()
+        with self._lock:
+            return self._revision, self._environment_revision, self.flags()
+
     def evaluate(
         self, flag_key: str, user_key: str, attributes: dict[str, Any] | None = None
     ) -> evalcore.Evaluation:
@@ -177,22 +214,83 @@ class ProcessFlagStore:
         return len(self._core)
 
 
-_store: ProcessFlagStore | None = None
-_store_lock = threading.Lock()
+class EnvironmentStores:
+    """This process's stores, by environment id, each created (and loaded) on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stores: dict[int, ProcessFlagStore] = {}
+        self._default_id: int | None = None
+        # Environment id -> its project's id; an environment never moves to another project.
+        self._project_ids: dict[int, int] = {}
+
+    def store(self, environment_id: int) -> ProcessFlagStore:
+        store = self._stores.get(environment_id)
+        if store is None:
+            with self._lock:
+                store = self._stores.get(environment_id)
+                if store is None:
+                    store = ProcessFlagStore(
+                        loader=lambda: flag_list_wire(environment_id=environment_id),
+                        revision_loader=lambda: environment_revision(environment_id),
+                    )
+                    self._stores[environment_id] = store
+        return store
+
+    def existing(self, environment_id: int) -> ProcessFlagStore | None:
+        """The environment's store if this process has one; None: it serves nothing of it yet
+        (its store, once needed, loads everything from the database)."""
+        return self._stores.get(environment_id)
+
+    def loaded(self) -> dict[int, ProcessFlagStore]:
+        """The stores created so far (the environments this process serves)."""
+        with self._lock:
+            return dict(self._stores)
+
+    def project_id(self, environment_id: int) -> int | None:
+        """The id of the environment's project (None: no such environment), read once."""
+        project_id = self._project_ids.get(environment_id)
+        if project_id is None:
+            project_id = project_id_of(environment_id)
+            if project_id is not None:
+                self._project_ids[environment_id] = project_id
+        return project_id
+
+    def forget(self, environment_id: int) -> None:
+        with self._lock:
+            self._stores.pop(environment_id, None)
+            self._project_ids.pop(environment_id, None)
+            if self._default_id == environment_id:
+                self._default_id = None
+
+    def default_id(self) -> int:
+        """The id of SIDEKICK_DEFAULT_ENVIRONMENT (created when missing), read once."""
+        if self._default_id is None:
+            self._default_id = default_environment().pk
+        return self._default_id
 
 
-def process_flag_store() -> ProcessFlagStore:
-    """This process's store, created (and loaded from the database) on first use."""
-    global _store
-    if _store is None:
-        with _store_lock:
-            if _store is None:
-                _store = ProcessFlagStore(loader=flag_list_wire)
-    return _store
+_stores: EnvironmentStores | None = None
+_stores_lock = threading.Lock()
+
+
+def environment_stores() -> EnvironmentStores:
+    global _stores
+    if _stores is None:
+        with _stores_lock:
+            if _stores is None:
+                _stores = EnvironmentStores()
+    return _stores
+
+
+def process_flag_store(environment_id: int | None = None) -> ProcessFlagStore:
+    """This process's store of an environment (default: SIDEKICK_DEFAULT_ENVIRONMENT)."""
+    stores = environment_stores()
+    return stores.store(stores.default_id() if environment_id is None else environment_id)
 
 
 def reset_process_flag_store() -> None:
-    """Forgets the store so that the next use reloads it from the database (tests, reconnects)."""
-    global _store
-    with _store_lock:
-        _store = None
+    """Forgets every store so that the next use reloads from the database (tests, reconnects)."""
+    global _stores
+    with _stores_lock:
+        _stores = None

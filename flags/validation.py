@@ -26,6 +26,10 @@ _KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # Fields a client may send; `version` and `updated_at` are the server's and ignored on input, so a
 # client can send back exactly what it read.
 WRITABLE_FIELDS = ("key", "is_enabled", "rollout_percentage", "description", "rules", "client_side")
+# Fields of the definition, shared by every environment of the project; the others are the state
+# of the flag in one environment.
+DEFINITION_FIELDS = ("description", "client_side")
+STATE_FIELDS = ("is_enabled", "rollout_percentage", "rules")
 IGNORED_FIELDS = ("version", "updated_at")
 RULE_FIELDS = ("attribute", "operator", "values")
 

@@ -27,13 +27,18 @@ def rule_to_wire(rule: Rule) -> dict[str, Any]:
 
 
 def flag_to_wire(flag: Flag, rules: list[Rule]) -> WireFlag:
-    """The wire dict of a flag; `rules` must be the flag's rules ordered by position."""
+    """The wire dict of a flag's state in its environment with its definition's fields.
+
+    `rules` must be the flag's rules ordered by position; `flag.definition` is read (load it with
+    the flag: `select_related("definition")`).
+    """
+    definition = flag.definition
     return {
         "key": flag.key,
         "is_enabled": flag.is_enabled,
         "rollout_percentage": flag.rollout_percentage,
-        "description": flag.description,
-        "client_side": flag.client_side,
+        "description": definition.description,
+        "client_side": definition.client_side,
         "rules": [rule_to_wire(rule) for rule in rules],
         "version": flag.version,
         "updated_at": format_timestamp(flag.updated_at),

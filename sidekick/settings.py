@@ -130,6 +130,9 @@ SIDEKICK_RECONCILE_SECONDS = float(os.environ.get("SIDEKICK_RECONCILE_SECONDS", 
 # How often each process reads the database's change watermark, so that changes no relay brought
 # (a management command; processes without Redis) reach it promptly (streaming/watermark_poll.py).
 SIDEKICK_WATERMARK_POLL_SECONDS = float(os.environ.get("SIDEKICK_WATERMARK_POLL_SECONDS", "1"))
+# `<project>/<environment>` that the v1 paths (/api/flags, /api/evaluate, /stream) address for
+# keys that reach every environment (admin keys, SDK_KEY); created on first use when missing.
+SIDEKICK_DEFAULT_ENVIRONMENT = os.environ.get("SIDEKICK_DEFAULT_ENVIRONMENT", "default/production")
 # Streams and what was loaded at start are frozen out of full garbage collections, which then
 # happen every SIDEKICK_GC_THAW_SECONDS at a quiet moment (streaming/collector.py).
 SIDEKICK_GC_FREEZE = _env_bool("SIDEKICK_GC_FREEZE", True)

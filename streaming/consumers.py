@@ -28,8 +28,10 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from flags import api_keys
+from flags.exceptions import ResourceNotFound
 from flags.models import ApiKeyRole
-from flags.store import process_flag_store
+from flags.scopes import environment_by_path
+from flags.store import environment_stores, process_flag_store
 from flags.wire import encode_json
 from streaming.fanout import StreamSubscriber
 from streaming.hub import update_hub
@@ -180,6 +182,46 @@ def check_stream_credentials(authorization: str | None, query_key: str | None) -
         close_old_connections()
 
 
+def stream_environment(scope: dict[str, Any], principal: Any) -> int:
+    """The id of the one environment this stream serves.
+
+    A server or client key's own; for keys that reach every environment (admin, SDK_KEY, auth
+    off), `?environment=<project>/<environment>` or SIDEKICK_DEFAULT_ENVIRONMENT. A bound key
+    naming another environment gets 403 (the path exists; nothing of the other is shown).
+    """
+    query = parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1"))
+    wanted = query["environment"][0] if query.get("environment") else None
+    bound = getattr(principal, "environment_id", None)
+    close_old_connections()
+    try:
+        named = environment_by_path(wanted).pk if wanted is not None else None
+    except ResourceNotFound as error:
+        if bound is not None:
+            raise AuthError(403, "This key is bound to another environment.") from error
+        raise AuthError(404, error.detail) from error
+    finally:
+        close_old_connections()
+    if bound is not None:
+        if named is not None and named != bound:
+            raise AuthError(403, "This key is bound to another environment.")
+        return int(bound)
+    if named is not None:
+        return named
+    close_old_connections()
+    try:
+        return environment_stores().default_id()
+    finally:
+        close_old_connections()
+
+
+def _loaded_snapshot(streams: Any, subscriber: StreamSubscriber, store: Any) -> bytes:
+    close_old_connections()
+    try:
+        return bytes(streams.snapshot_for(subscriber, store))
+    finally:
+        close_old_connections()
+
+
 def reads_client_view(principal: Any) -> bool:
     """Client keys are public (they sit in web pages): their streams get the client view."""
     return getattr(principal, "role", None) == ApiKeyRole.CLIENT
@@ -205,6 +247,9 @@ class StreamConsumer(AsyncConsumer):
         try:
             # Off the shared sync thread: a burst of reconnects checks keys in parallel.
             principal = await sync_to_async(authenticate_stream, thread_sensitive=False)(self.scope)
+            environment_id = await sync_to_async(stream_environment, thread_sensitive=False)(
+                self.scope, principal
+            )
         except AuthError as error:
             extra: Headers = [(b"www-authenticate", b"Bearer")] if error.status == 401 else []
             await self._error(error.status, error.detail, extra)
@@ -218,10 +263,19 @@ class StreamConsumer(AsyncConsumer):
         await hub.ensure_started()
         streams = hub.streams
         self.subscriber = streams.subscribe(
-            self.base_send, getattr(principal, "key_id", None), client=reads_client_view(principal)
+            self.base_send,
+            getattr(principal, "key_id", None),
+            client=reads_client_view(principal),
+            environment_id=environment_id,
         )
         try:
-            snapshot = streams.snapshot_for(self.subscriber, process_flag_store())
+            store = process_flag_store(environment_id)
+            if store.is_loaded:
+                snapshot = streams.snapshot_for(self.subscriber, store)
+            else:  # first use of this environment here: it loads from the database
+                snapshot = await sync_to_async(_loaded_snapshot, thread_sensitive=False)(
+                    streams, self.subscriber, store
+                )
             await self.send(
                 {
                     "type": "http.response.start",

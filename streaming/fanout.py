@@ -9,6 +9,10 @@ Streams opened with a client key read the client view (`streaming.protocol.Clien
 change is encoded once for them and once for every other stream, and the streams are kept by
 audience (`LocalStreams.audiences`), so each audience is walked with its own bytes exactly as
 one set of streams is (a change invisible to client keys skips their walk).
+
+Each stream carries one environment: streams are kept per environment (`EnvironmentStreams`,
+with its audiences and its client view), and a change is written only to the streams of the
+environment it happened in.
 """
 
 from __future__ import annotations
@@ -69,12 +73,19 @@ class StreamSubscriber:
     direct socket path when the server allows it (see `streaming.direct_write`).
     """
 
-    __slots__ = ("client", "key_id", "pending", "send", "writer")
+    __slots__ = ("client", "environment_id", "key_id", "pending", "send", "writer")
 
-    def __init__(self, send: AsgiSend, key_id: int | None = None, client: bool = False) -> None:
+    def __init__(
+        self,
+        send: AsgiSend,
+        key_id: int | None = None,
+        client: bool = False,
+        environment_id: int | None = None,
+    ) -> None:
         self.send = send
         self.key_id = key_id  # the database API key that opened it (None: SDK_KEY, auth off)
         self.client = client  # opened with a client key: reads the client view
+        self.environment_id = environment_id  # the one environment whose changes it carries
         self.pending: list[dict[str, Any]] | None = []
         self.writer: direct_write.DirectWriter | None = None
 
@@ -114,22 +125,33 @@ class StreamSubscriber:
         self.writer = direct_write.DirectWriter.for_send(self.send)
 
 
+class EnvironmentStreams:
+    """The open streams of one environment, by audience, and that environment's client view."""
+
+    __slots__ = ("audiences", "client_view")
+
+    def __init__(self) -> None:
+        # Indexed by `StreamSubscriber.client`: each change walks each audience with its own
+        # bytes, with no per-stream choice in the loop.
+        self.audiences: tuple[set[StreamSubscriber], set[StreamSubscriber]] = (set(), set())
+        self.client_view = ClientView()
+
+
 class LocalStreams:
     """This process's open streams, the outbox of changes for them, and their keep-alives."""
 
     def __init__(self) -> None:
         self.subscribers: set[StreamSubscriber] = set()
-        # The same streams by audience, indexed by `StreamSubscriber.client`: each change walks
-        # each audience with its own bytes, with no per-stream choice in the loop.
-        self.audiences: tuple[set[StreamSubscriber], set[StreamSubscriber]] = (set(), set())
+        # The same streams by environment, then by audience.
+        self.environments: dict[int | None, EnvironmentStreams] = {}
         # Keys revoked while this process runs: a key verified before is not trusted again.
         self.revoked_key_ids: set[int] = set()
         # Loop time of the last change fanned out: the collector waits for a quiet moment.
         self.last_change_at = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.client_view = ClientView()
-        # Chunks to write, and futures set once everything queued before them is written.
-        self._outbox: asyncio.Queue[AudienceChunks | asyncio.Future[None]] | None = None
+        # Chunks to write with their environment, and futures set once everything queued
+        # before them is written.
+        self._outbox: asyncio.Queue[tuple[int, AudienceChunks] | asyncio.Future[None]] | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Binds to the loop that runs `run_outbox` (the hub's)."""
@@ -138,22 +160,47 @@ class LocalStreams:
 
     # Subscribers ----------------------------------------------------------------------------
 
+    @property
+    def audiences(self) -> tuple[set[StreamSubscriber], set[StreamSubscriber]]:
+        """Every environment's streams by audience (every flag, client view)."""
+        full: set[StreamSubscriber] = set()
+        client: set[StreamSubscriber] = set()
+        for environment in self.environments.values():
+            full |= environment.audiences[0]
+            client |= environment.audiences[1]
+        return full, client
+
+    def _environment(self, environment_id: int | None) -> EnvironmentStreams:
+        streams = self.environments.get(environment_id)
+        if streams is None:
+            streams = self.environments[environment_id] = EnvironmentStreams()
+        return streams
+
     def subscribe(
-        self, send: AsgiSend, key_id: int | None = None, client: bool = False
+        self,
+        send: AsgiSend,
+        key_id: int | None = None,
+        client: bool = False,
+        environment_id: int | None = None,
     ) -> StreamSubscriber:
         """Registers a stream before it reads the snapshot; deliveries queue until `open`."""
-        subscriber = StreamSubscriber(send, key_id, client)
+        subscriber = StreamSubscriber(send, key_id, client, environment_id)
         self.subscribers.add(subscriber)
-        self.audiences[subscriber.client].add(subscriber)
+        self._environment(environment_id).audiences[subscriber.client].add(subscriber)
         return subscriber
 
     def snapshot_for(self, subscriber: StreamSubscriber, store: ProcessFlagStore) -> bytes:
         """The opening bytes of the subscriber's audience (read after subscribing it)."""
-        return self.client_view.snapshot(store) if subscriber.client else snapshot_bytes.of(store)
+        if subscriber.client:
+            return self._environment(subscriber.environment_id).client_view.snapshot(store)
+        return snapshot_bytes.of(store)
 
     def unsubscribe(self, subscriber: StreamSubscriber) -> None:
         self.subscribers.discard(subscriber)
-        self.audiences[subscriber.client].discard(subscriber)
+        environment = self.environments.get(subscriber.environment_id)
+        if environment is not None:
+            environment.audiences[subscriber.client].discard(subscriber)
+            # The client view stays: it remembers what client streams of it were sent.
 
     async def end_streams_of(self, key_id: int) -> None:
         """Ends the streams opened with a revoked key (on the loop)."""
@@ -184,22 +231,26 @@ class LocalStreams:
 
     # Fan out --------------------------------------------------------------------------------
 
-    def audience_chunks(self, event: ChangeEvent) -> AudienceChunks:
+    def audience_chunks(self, event: ChangeEvent, environment_id: int) -> AudienceChunks:
         """A change's bytes for every stream and for client streams, each encoded once."""
         chunk = update_chunk(event)
-        return chunk, self.client_view.chunk(event, chunk)
+        environment = self.environments.get(environment_id)
+        if environment is None:  # no stream of it has opened here: their snapshots will hold it
+            return chunk, None
+        return chunk, environment.client_view.chunk(event, chunk)
 
-    def fan_out(self, event: ChangeEvent) -> None:
-        """Queues a change that took effect in the store for every local stream (on the loop)."""
+    def fan_out(self, event: ChangeEvent, environment_id: int) -> None:
+        """Queues a change that took effect in an environment's store for that environment's
+        local streams (on the loop)."""
         assert self._outbox is not None
-        self._outbox.put_nowait(self.audience_chunks(event))
+        self._outbox.put_nowait((environment_id, self.audience_chunks(event, environment_id)))
 
-    def fan_out_threadsafe(self, event: ChangeEvent) -> None:
+    def fan_out_threadsafe(self, event: ChangeEvent, environment_id: int) -> None:
         """`fan_out` from any thread (a request's commit); nothing while no loop runs."""
         loop = self.loop
         if loop is None:
             return
-        chunks = self.audience_chunks(event)
+        chunks = (environment_id, self.audience_chunks(event, environment_id))
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -220,13 +271,13 @@ class LocalStreams:
             if isinstance(item, asyncio.Future):
                 item.set_result(None)
                 continue
-            chunk, client_chunk = item
+            environment_id, (chunk, client_chunk) = item
             delivery = Delivery(chunk)
             if client_chunk is None:
                 client_delivery = None
             else:
                 client_delivery = delivery if client_chunk is chunk else Delivery(client_chunk)
-            await self.write_by_audience(delivery, client_delivery)
+            await self.write_by_audience(delivery, client_delivery, environment_id)
             self.last_change_at = loop.time()
 
     async def flushed(self) -> None:
@@ -240,10 +291,21 @@ class LocalStreams:
         """Sends one chunk, the same for every audience, to every stream."""
         await self.write_by_audience(delivery, delivery)
 
-    async def write_by_audience(self, delivery: Delivery, client_delivery: Delivery | None) -> None:
-        """Sends `delivery` to every stream but client streams, which get `client_delivery`
-        (None: nothing)."""
-        full_streams, client_streams = self.audiences
+    async def write_by_audience(
+        self,
+        delivery: Delivery,
+        client_delivery: Delivery | None,
+        environment_id: int | None = None,
+    ) -> None:
+        """Sends `delivery` to every stream of an environment (of every environment when None)
+        but client streams, which get `client_delivery` (None: nothing)."""
+        if environment_id is None:
+            full_streams, client_streams = self.audiences
+        else:
+            environment = self.environments.get(environment_id)
+            if environment is None:
+                return
+            full_streams, client_streams = environment.audiences
         await self._write_to(full_streams, delivery)
         if client_delivery is not None:
             await self._write_to(client_streams, client_delivery)

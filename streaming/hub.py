@@ -39,8 +39,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from flags import events
-from flags.catch_up import load_store, reconcile_store
-from flags.store import process_flag_store
+from flags.catch_up import EnvironmentEvent, load_store, reconcile_store
+from flags.store import environment_stores
 from sidekick import readiness
 from streaming.collector import CollectorSchedule
 from streaming.fanout import LocalStreams
@@ -128,15 +128,17 @@ class UpdateHub:
         if self.collector is not None:
             self.collector.stream_opened()
 
-    def apply_change(self, event: events.ChangeEvent) -> None:
-        """A relayed change: into the store, and out to the local streams if it took effect."""
-        if process_flag_store().apply(event):
-            self.streams.fan_out(event)
+    def apply_change(self, event: events.ChangeEvent, environment_id: int, revision: int) -> None:
+        """A relayed change: into its environment's store, and out to that environment's local
+        streams if it took effect."""
+        store = environment_stores().existing(environment_id)
+        if store is not None and store.apply(event, revision):
+            self.streams.fan_out(event, environment_id)
 
-    def fan_out_all(self, applied: list[events.ChangeEvent]) -> None:
-        """Changes that already took effect in the store (caught up or reconciled)."""
-        for event in applied:
-            self.streams.fan_out(event)
+    def fan_out_all(self, applied: list[EnvironmentEvent]) -> None:
+        """Changes that already took effect in their stores (caught up or reconciled)."""
+        for environment_id, event in applied:
+            self.streams.fan_out(event, environment_id)
 
     async def _run_reconciliation(self) -> None:
         period = float(settings.SIDEKICK_RECONCILE_SECONDS)
@@ -174,8 +176,8 @@ def on_flag_change_published(published: events.FlagChangePublished) -> None:
     """Step 1 -> 2 and 4: this process's commit goes to its streams, then to the others."""
     hub = update_hub()
     if published.took_effect and hub.started:
-        hub.streams.fan_out_threadsafe(published.event)
-    _relay(hub, change_message(published.event))
+        hub.streams.fan_out_threadsafe(published.event, published.environment_id)
+    _relay(hub, change_message(published.event, published.environment_id, published.revision))
 
 
 def on_key_revoked_published(key_id: int) -> None:

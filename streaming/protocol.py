@@ -11,6 +11,7 @@ Two audiences: streams opened with a client key read the client view (`ClientVie
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 
 from flags.events import ChangeEvent, delete_event, upsert_event
@@ -38,30 +39,34 @@ def every_flag(flags: list[WireFlag]) -> list[WireFlag]:
 
 
 class SnapshotBytes:
-    """The stream's opening bytes, encoded once per store revision.
+    """The stream's opening bytes, encoded once per store (one per environment) and revision.
 
     Every connection that bootstraps while the revision is current shares these bytes, so a
     thousand clients connecting at once cost one serialisation, not a thousand. `view` picks
-    and shapes the flags an audience sees (every flag, as they are, by default).
+    and shapes the flags an audience sees (every flag, as they are, by default). `ready`
+    carries the environment's revision as well as the flag count.
     """
 
     def __init__(self, view: FlagView = every_flag) -> None:
         self._view = view
         self._lock = threading.Lock()
-        self._cached: tuple[ProcessFlagStore, int, bytes] | None = None
+        self._cached: weakref.WeakKeyDictionary[ProcessFlagStore, tuple[int, bytes]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def of(self, store: ProcessFlagStore) -> bytes:
-        cached = self._cached
-        if cached is not None and cached[0] is store and cached[1] == store.revision:
-            return cached[2]
+        cached = self._cached.get(store)
+        if cached is not None and cached[0] == store.revision:
+            return cached[1]
         with self._lock:
-            revision, all_flags = store.flags_at_revision()
+            revision, environment_revision, all_flags = store.snapshot()
             flags = self._view(all_flags)
             parts = [sse_event("connected", "true")]
             parts.extend(sse_event("update", encode_json(upsert_event(flag))) for flag in flags)
-            parts.append(sse_event("ready", encode_json({"flags": len(flags)})))
+            ready = {"flags": len(flags), "revision": environment_revision}
+            parts.append(sse_event("ready", encode_json(ready)))
             encoded = "".join(parts).encode()
-            self._cached = (store, revision, encoded)
+            self._cached[store] = (revision, encoded)
             return encoded
 
 

@@ -49,8 +49,14 @@ def updates_group(identity: Identity) -> str:
     return f"{UPDATES_GROUP_PREFIX}.{identity.deployment_id}"
 
 
-def change_message(event: ChangeEvent) -> dict[str, Any]:
-    return {"kind": CHANGE_MESSAGE_KIND, "event": event}
+def change_message(event: ChangeEvent, environment_id: int, revision: int = 0) -> dict[str, Any]:
+    """A change in one environment, and the revision it brought that environment to."""
+    return {
+        "kind": CHANGE_MESSAGE_KIND,
+        "event": event,
+        "environment_id": environment_id,
+        "revision": revision,
+    }
 
 
 def revoked_message(key_id: int) -> dict[str, Any]:
@@ -96,7 +102,7 @@ class Relay:
     def __init__(
         self,
         *,
-        on_change: Callable[[ChangeEvent], None],
+        on_change: Callable[[ChangeEvent, int, int], None],
         on_revoked: Callable[[int], Awaitable[None]],
         on_back: Callable[[], Awaitable[Any]],
     ) -> None:
@@ -219,7 +225,11 @@ class Relay:
         kind = message.get("kind")
         try:
             if kind == CHANGE_MESSAGE_KIND:
-                self._on_change(message["event"])
+                self._on_change(
+                    message["event"],
+                    int(message["environment_id"]),
+                    int(message.get("revision") or 0),
+                )
             elif kind == REVOKED_MESSAGE_KIND:
                 await self._on_revoked(int(message["key_id"]))
             elif kind == PROBE_MESSAGE_KIND:

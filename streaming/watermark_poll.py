@@ -4,8 +4,10 @@ A management command, or another process when no Redis joins them, writes to the
 its relay reaches nobody here. So every SIDEKICK_WATERMARK_POLL_SECONDS this process reads two
 cheap numbers (`flags.catch_up.read_watermarks`: the newest change record id, how many keys are
 revoked). When the first moved, it applies the change records written since the last one it saw
-to the store and fans out what took effect, the same path as a relayed change; when the second
-moved, it ends the streams of the newly revoked keys. The periodic reconciliation stays as the
+to the stores of their environments and fans out what took effect to those environments'
+streams, the same path as a relayed change; when the second moved, it ends the streams of the
+newly revoked keys. (The poll still follows change-record ids across environments; each record
+names its environment.) The periodic reconciliation stays as the
 slow safety net (a record that commits after a newer one was read is repaired there).
 """
 
@@ -18,8 +20,13 @@ from collections.abc import Awaitable, Callable
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from flags.catch_up import Watermarks, catch_up_store, read_revoked_key_ids, read_watermarks
-from flags.events import ChangeEvent
+from flags.catch_up import (
+    EnvironmentEvent,
+    Watermarks,
+    catch_up_store,
+    read_revoked_key_ids,
+    read_watermarks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +35,7 @@ class WatermarkPoll:
     def __init__(
         self,
         *,
-        fan_out: Callable[[list[ChangeEvent]], None],
+        fan_out: Callable[[list[EnvironmentEvent]], None],
         end_streams_of: Callable[[int], Awaitable[None]],
     ) -> None:
         self._fan_out = fan_out

@@ -38,8 +38,15 @@ def versions(flags: list[dict]) -> dict[str, int]:
 
 
 def database_versions(group: ServerGroup) -> dict[str, int]:
-    """Key -> version straight from the database (PostgreSQL groups only)."""
+    """Key -> version in default/production (what the v1 paths serve) straight from the
+    database (PostgreSQL groups only)."""
     import psycopg
 
+    query = (
+        "SELECT f.key, f.version FROM flags_flag f"
+        " JOIN flags_environment e ON e.id = f.environment_id"
+        " JOIN flags_project p ON p.id = e.project_id"
+        " WHERE p.key = 'default' AND e.key = 'production'"
+    )
     with psycopg.connect(group.database.url) as conn:
-        return dict(conn.execute("SELECT key, version FROM flags_flag").fetchall())
+        return dict(conn.execute(query).fetchall())

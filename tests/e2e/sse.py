@@ -36,9 +36,11 @@ class StreamRecorder:
         query_key: str | None = None,
         headers: dict[str, str] | None = None,
         read_timeout: float = 20.0,
+        params: dict[str, str] | None = None,
     ) -> None:
         self.url = base_url.rstrip("/") + "/stream"
         self.params = {"sdk_key": query_key} if query_key else {}
+        self.params.update(params or {})
         self.headers = dict(headers or {})
         if bearer:
             self.headers["Authorization"] = f"Bearer {bearer}"

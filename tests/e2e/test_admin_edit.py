@@ -80,7 +80,11 @@ def test_an_admin_edit_reaches_a_connected_sdk(server_group, server):
         assert logged_in.status_code == 302, logged_in.text[:500]
 
         listing = browser.get("/admin/flags/flag/", params={"q": "admin_edited"})
-        change_url = re.search(r'href="(/admin/flags/flag/\d+/change/)[^"]*"', listing.text)
+        # One row per environment: edit the flag in the one the SDK's key is bound to.
+        rows = re.findall(r"<tr.*?</tr>", listing.text, flags=re.S)
+        production = [row for row in rows if "default/production" in row]
+        assert len(production) == 1, listing.text[:2000]
+        change_url = re.search(r'href="(/admin/flags/flag/\d+/change/)[^"]*"', production[0])
         assert change_url is not None, listing.text[:1000]
         page = browser.get(change_url.group(1))
         submitted = [

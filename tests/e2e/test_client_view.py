@@ -79,7 +79,9 @@ def test_a_client_stream_replays_only_client_side_flags_without_descriptions(ser
             assert all(flag["client_side"] is True for flag in flags.values())
             assert not any("description" in flag for flag in flags.values())
             ready = json.loads(stream.events[stream.event_names().index("ready")][1])
-            assert ready == {"flags": len(flags)}
+            # The environment's revision: at least the two creates above.
+            assert set(ready) == {"flags", "revision"}
+            assert ready["flags"] == len(flags) and ready["revision"] >= 2
         everything = replayed(server_stream)
         assert everything["cv_public"] == public
         assert everything["cv_private"] == private

@@ -10,8 +10,9 @@ from rest_framework.test import APIClient
 
 from flags import events, services
 from flags.models import ApiKey, ChangeRecord, FlagTombstone
+from flags.scopes import default_environment
 from flags.selectors import flag_list_wire
-from flags.store import reset_process_flag_store
+from flags.store import environment_stores, reset_process_flag_store
 
 
 @pytest.fixture(autouse=True)
@@ -24,9 +25,24 @@ def fresh_process_store() -> Iterator[None]:
 
 @pytest.fixture
 def published() -> Iterator[list[events.ChangeEvent]]:
-    """Every flag change event published after a commit, as a subscriber sees it."""
+    """Every flag change event published in the default environment after a commit, as a
+    subscriber (and a v1 client) sees it."""
     seen: list[events.ChangeEvent] = []
-    unsubscribe = events.on_flag_change(lambda published: seen.append(published.event))
+
+    def record(published: events.FlagChangePublished) -> None:
+        if published.environment_id == environment_stores().default_id():
+            seen.append(published.event)
+
+    unsubscribe = events.on_flag_change(record)
+    yield seen
+    unsubscribe()
+
+
+@pytest.fixture
+def published_everywhere() -> Iterator[list[events.FlagChangePublished]]:
+    """Every flag change published after a commit, in any environment."""
+    seen: list[events.FlagChangePublished] = []
+    unsubscribe = events.on_flag_change(seen.append)
     yield seen
     unsubscribe()
 
@@ -78,3 +94,8 @@ def stored_state() -> dict[str, Any]:
         "tombstones": list(FlagTombstone.objects.order_by("id").values()),
         "keys": list(ApiKey.objects.order_by("id").values("id", "revoked_at")),
     }
+
+
+def in_default_environment(model: Any) -> Any:
+    """`model`'s rows in SIDEKICK_DEFAULT_ENVIRONMENT: what a v1 client reads and writes."""
+    return model.objects.filter(environment=default_environment())

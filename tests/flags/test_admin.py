@@ -13,7 +13,7 @@ from flags import services
 from flags.api_keys import authenticate_bearer
 from flags.models import ApiKey, ChangeRecord, Flag
 from flags.selectors import flag_get_wire
-from tests.flags.conftest import stored_state
+from tests.flags.conftest import in_default_environment, stored_state
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,7 +42,7 @@ def rule_forms(rules: list[dict[str, Any]], initial: int = 0) -> dict[str, Any]:
 
 
 def change_url(key: str) -> str:
-    return f"/admin/flags/flag/{Flag.objects.get(key=key).pk}/change/"
+    return f"/admin/flags/flag/{in_default_environment(Flag).get(key=key).pk}/change/"
 
 
 def test_add_a_flag_with_inline_rules_in_order(browser, published) -> None:
@@ -81,7 +81,7 @@ def test_add_a_flag_with_inline_rules_in_order(browser, published) -> None:
         {"attribute": "email", "operator": "EndsWith", "values": ["@acme.com"]},
         {"attribute": "plan", "operator": "Equals", "values": ["pro", "team"]},
     ]
-    record = ChangeRecord.objects.get()
+    record = in_default_environment(ChangeRecord).get()
     assert record.action == "create" and record.actor == "user:root" and record.after == flag
     assert published == [{"type": "UPSERT", "flag": flag}]
 
@@ -95,7 +95,7 @@ def test_edit_rules_inline_is_a_patch_through_the_service(browser, published) ->
         },
         actor="t",
     )
-    flag = Flag.objects.get(key="checkout")
+    flag = in_default_environment(Flag).get(key="checkout")
     rule = flag.rules.get()
     page = browser.get(change_url("checkout"))
     assert page.status_code == 200
@@ -138,7 +138,7 @@ def test_edit_rules_inline_is_a_patch_through_the_service(browser, published) ->
         {"attribute": "email", "operator": "Contains", "values": ["acme", "example"]},
         {"attribute": "country", "operator": "NotEquals", "values": ["FR"]},
     ]
-    record = ChangeRecord.objects.order_by("-id").first()
+    record = in_default_environment(ChangeRecord).order_by("-id").first()
     assert record is not None and record.action == "update" and record.actor == "user:root"
     assert published[-1] == {"type": "UPSERT", "flag": after}
 
@@ -167,7 +167,7 @@ def test_list_toggle_bulk_actions_and_delete(browser, published) -> None:
     for key in ("a", "b", "c"):
         services.flag_upsert(data={"key": key}, actor="t")
     published.clear()
-    flags = {flag.key: flag for flag in Flag.objects.all()}
+    flags = {flag.key: flag for flag in in_default_environment(Flag).all()}
 
     listing = browser.get("/admin/flags/flag/")
     assert listing.status_code == 200
@@ -192,16 +192,22 @@ def test_list_toggle_bulk_actions_and_delete(browser, published) -> None:
         },
     )
     assert response.status_code == 302
-    assert Flag.objects.get(key="a").is_enabled
+    assert in_default_environment(Flag).get(key="a").is_enabled
     assert [event["flag"]["key"] for event in published] == ["a"]
-    assert ChangeRecord.objects.filter(flag_key="a", version=2, actor="user:root").exists()
+    assert (
+        in_default_environment(ChangeRecord)
+        .filter(flag_key="a", version=2, actor="user:root")
+        .exists()
+    )
 
     response = browser.post(
         "/admin/flags/flag/",
         {"action": "enable_flags", "_selected_action": [str(flags["b"].pk), str(flags["c"].pk)]},
     )
     assert response.status_code == 302
-    assert set(Flag.objects.filter(is_enabled=True).values_list("key", flat=True)) == {
+    assert set(
+        in_default_environment(Flag).filter(is_enabled=True).values_list("key", flat=True)
+    ) == {
         "a",
         "b",
         "c",
@@ -212,13 +218,17 @@ def test_list_toggle_bulk_actions_and_delete(browser, published) -> None:
         "/admin/flags/flag/", {"action": "disable_flags", "_selected_action": [str(flags["a"].pk)]}
     )
     assert response.status_code == 302
-    assert not Flag.objects.get(key="a").is_enabled
+    assert not in_default_environment(Flag).get(key="a").is_enabled
 
     response = browser.post(f"/admin/flags/flag/{flags['c'].pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
-    assert not Flag.objects.filter(key="c").exists()
+    assert not in_default_environment(Flag).filter(key="c").exists()
     assert published[-1] == {"type": "DELETE", "key": "c", "version": 3}
-    assert ChangeRecord.objects.filter(flag_key="c", action="delete", actor="user:root").exists()
+    assert (
+        in_default_environment(ChangeRecord)
+        .filter(flag_key="c", action="delete", actor="user:root")
+        .exists()
+    )
 
 
 def test_try_a_user_box_shows_the_core_answer(browser) -> None:
@@ -247,12 +257,15 @@ def test_try_a_user_box_shows_the_core_answer(browser) -> None:
 def test_history_is_read_only(browser) -> None:
     services.flag_upsert(data={"key": "h"}, actor="t")
     services.flag_patch(key="h", data={"is_enabled": True}, actor="t")
-    response = browser.get(f"/admin/flags/flag/{Flag.objects.get(key='h').pk}/history/")
+    response = browser.get(
+        f"/admin/flags/flag/{in_default_environment(Flag).get(key='h').pk}/history/"
+    )
     assert response.status_code == 302
     history = browser.get(response["Location"])
     assert history.status_code == 200
-    assert history.context["cl"].result_count == 2
-    record = ChangeRecord.objects.first()
+    # Both environments' records of the key: its creation in each, and the one change.
+    assert history.context["cl"].result_count == 3
+    record = in_default_environment(ChangeRecord).first()
     assert record is not None
     assert browser.get("/admin/flags/changerecord/add/").status_code == 403
     detail = browser.get(f"/admin/flags/changerecord/{record.pk}/change/")
@@ -261,7 +274,7 @@ def test_history_is_read_only(browser) -> None:
         browser.post(f"/admin/flags/changerecord/{record.pk}/delete/", {"post": "yes"}).status_code
         == 403
     )
-    assert ChangeRecord.objects.count() == 2
+    assert in_default_environment(ChangeRecord).count() == 2
 
 
 def test_api_key_created_in_the_admin_is_shown_once_and_works(browser) -> None:
@@ -336,7 +349,7 @@ def changelist_form_data(page: Any) -> dict[str, str]:
 
 
 def _row_prefix(data: dict[str, str], flag_key: str) -> str:
-    pk = str(Flag.objects.get(key=flag_key).pk)
+    pk = str(in_default_environment(Flag).get(key=flag_key).pk)
     return next(name.removesuffix("-id") for name, value in data.items() if value == pk)
 
 

@@ -13,7 +13,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from flags.models import ChangeRecord, Flag
-from tests.flags.conftest import client_for, stored_state
+from tests.flags.conftest import client_for, in_default_environment, stored_state
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -450,8 +450,8 @@ def test_database_unavailable_gives_503_and_list_keeps_serving(
         _drop_connections()
         connection.settings_dict.clear()
         connection.settings_dict.update(saved)
-    assert Flag.objects.get(key="dark_mode").version == 1
-    assert ChangeRecord.objects.count() == 1
+    assert in_default_environment(Flag).get(key="dark_mode").version == 1
+    assert in_default_environment(ChangeRecord).count() == 1
     assert published == []
 
 

@@ -23,7 +23,7 @@ from flags.models import ChangeRecord, Flag
 from flags.selectors import flag_get_wire, flag_list_wire
 from flags.store import ProcessFlagStore
 from flags.validation import validate_flag, validate_flag_patch
-from tests.flags.conftest import stored_state
+from tests.flags.conftest import in_default_environment, stored_state
 
 RULE = {"attribute": "email", "operator": "EndsWith", "values": ["@acme.com"]}
 
@@ -62,7 +62,7 @@ def test_a_flag_created_without_the_field_is_not_client_side(admin_client) -> No
     response = post(admin_client, {"key": "fresh", "is_enabled": True})
     assert response.status_code == 201
     assert response.json()["client_side"] is False
-    assert Flag.objects.get(key="fresh").client_side is False
+    assert in_default_environment(Flag).get(key="fresh").client_side is False
 
 
 def test_a_bad_client_side_is_a_400_with_its_path_and_changes_nothing(admin_client) -> None:
@@ -126,7 +126,7 @@ def test_the_admin_flag_page_has_a_client_side_checkbox_that_saves(db: None, pub
     browser = Client()
     browser.force_login(user)
     services.flag_upsert(data={"key": "checkout"}, actor="t")
-    url = f"/admin/flags/flag/{Flag.objects.get(key='checkout').pk}/change/"
+    url = f"/admin/flags/flag/{in_default_environment(Flag).get(key='checkout').pk}/change/"
     page = browser.get(url).content.decode()
     assert 'type="checkbox" name="client_side"' in page
     published.clear()
@@ -198,7 +198,7 @@ def test_import_reports_a_bad_client_side_with_its_path(tmp_path: Path) -> None:
     source.write_text(json.dumps([{"key": "a", "client_side": "true"}]))
     with pytest.raises(Exception, match=r"\[0\]\.client_side: Must be a boolean"):
         run("import_flags", str(source))
-    assert not Flag.objects.exists()
+    assert not in_default_environment(Flag).exists()
 
 
 # Migration ------------------------------------------------------------------------------------
@@ -291,4 +291,6 @@ def test_the_migration_marks_existing_flags_client_side_and_changes_no_answer() 
     after = [flag for flag in flag_list_wire() if flag["key"] != "late"]
     assert [flag["version"] for flag in after] == [7, 3]
     assert _answers(after) == _answers(before)
-    assert ChangeRecord.objects.count() == 0  # the upgrade is not a change to any flag
+    assert (
+        in_default_environment(ChangeRecord).count() == 0
+    )  # the upgrade is not a change to any flag

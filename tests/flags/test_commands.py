@@ -13,9 +13,10 @@ from django.core.management import CommandError, call_command
 
 from flags import services
 from flags.api_keys import authenticate_bearer
-from flags.models import ApiKey, ChangeRecord, Flag
-from flags.selectors import flag_list_wire
-from tests.flags.conftest import stored_state
+from flags.models import ApiKey, ChangeRecord, Flag, Project
+from flags.scopes import environment_by_path
+from flags.selectors import flag_get_wire, flag_list_wire
+from tests.flags.conftest import in_default_environment, stored_state
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,8 +74,10 @@ def test_export_import_round_trip_is_idempotent(tmp_path: Path, published) -> No
     source.write_text(json.dumps(FLAGS))
     assert "2 created" in run("import_flags", str(source))
     assert content(flag_list_wire()) == FLAGS
-    records = ChangeRecord.objects.count()
-    assert {record.actor for record in ChangeRecord.objects.all()} == {"command:import_flags"}
+    records = in_default_environment(ChangeRecord).count()
+    assert {record.actor for record in in_default_environment(ChangeRecord).all()} == {
+        "command:import_flags"
+    }
     assert len(published) == 2
 
     exported = tmp_path / "exported.json"
@@ -85,7 +88,7 @@ def test_export_import_round_trip_is_idempotent(tmp_path: Path, published) -> No
     before = stored_state()
     assert "0 created, 0 updated, 2 unchanged" in run("import_flags", str(exported))
     assert stored_state() == before
-    assert ChangeRecord.objects.count() == records
+    assert in_default_environment(ChangeRecord).count() == records
     assert len(published) == 2
 
 
@@ -145,7 +148,7 @@ def test_import_of_unreadable_json_fails_cleanly(tmp_path: Path) -> None:
     source.write_text("{nope")
     with pytest.raises(CommandError, match="cannot read JSON"):
         run("import_flags", str(source))
-    assert not Flag.objects.exists()
+    assert not in_default_environment(Flag).exists()
 
 
 def test_bootstrap_dev_is_idempotent_and_debug_only(settings, tmp_path: Path) -> None:
@@ -171,3 +174,39 @@ def test_bootstrap_dev_is_idempotent_and_debug_only(settings, tmp_path: Path) ->
     settings.DEBUG = False
     with pytest.raises(CommandError, match="refuses to run"):
         run("bootstrap_dev")
+
+
+def test_export_and_import_one_environment_or_a_whole_project(tmp_path: Path) -> None:
+    services.project_create(key="shop", name="Shop")
+    staging = environment_by_path("shop/production")
+    services.flag_upsert(
+        data={"key": "beta", "is_enabled": True, "rules": FLAGS[0]["rules"]},
+        actor="t",
+        environment=staging,
+    )
+    listed = json.loads(run("export_flags", "--project", "shop", "--environment", "production"))
+    assert [(flag["key"], flag["is_enabled"]) for flag in listed] == [("beta", True)]
+    # The v1 format goes into the default environment unless told otherwise.
+    assert json.loads(run("export_flags")) == []
+
+    document = json.loads(run("export_flags", "--project", "shop"))
+    assert document["project"] == {"key": "shop", "name": "Shop"}
+    assert [e["key"] for e in document["environments"]] == ["development", "production"]
+    source = tmp_path / "shop.json"
+    source.write_text(json.dumps(document))
+    dry = run("import_flags", str(source), "--project", "copy", "--dry-run")
+    assert "would be 1 created" in dry
+    assert not Project.objects.filter(key="copy").exists()
+    run("import_flags", str(source), "--project", "copy")
+    copied = json.loads(run("export_flags", "--project", "copy"))
+    assert content(copied["environments"][1]["flags"]) == content(listed)
+    assert copied["environments"][0]["flags"][0]["is_enabled"] is False
+
+    single = tmp_path / "one.json"
+    single.write_text(json.dumps([{"key": "solo", "is_enabled": True}]))
+    run("import_flags", str(single), "--project", "shop", "--environment", "development")
+    assert flag_get_wire(key="solo", environment_id=environment_by_path("shop/development").pk)[
+        "is_enabled"
+    ]
+    with pytest.raises(CommandError):
+        run("import_flags", str(single), "--project", "shop", "--environment", "nowhere")

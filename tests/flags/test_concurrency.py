@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,9 +14,10 @@ import pytest
 from django.db import connection
 
 from flags import services
+from flags.exceptions import FlagNotFound
 from flags.models import ChangeRecord
-from flags.selectors import flag_get_wire
-from tests.flags.conftest import client_for
+from flags.selectors import flag_get_wire, flag_list_wire
+from tests.flags.conftest import client_for, in_default_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,7 +76,9 @@ def test_concurrent_patches_equal_a_serial_order(postgres_required, keys, publis
     assert {name: final[name] for name in state} == state
 
     # The audit log is one unbroken chain: each record's "before" is the previous "after".
-    records = list(ChangeRecord.objects.filter(flag_key="contended").order_by("version"))
+    records = list(
+        in_default_environment(ChangeRecord).filter(flag_key="contended").order_by("version")
+    )
     assert [record.version for record in records] == list(range(1, WRITERS + 2))
     for previous, record in itertools.pairwise(records):
         assert record.before == previous.after
@@ -97,3 +102,40 @@ def test_concurrent_creates_of_one_key_make_one_flag(postgres_required, keys) ->
     assert statuses == [200] * 9 + [201]
     final = flag_get_wire(key="raced")
     assert final is not None and final["version"] == 10
+
+
+def test_concurrent_creates_replaces_and_deletes_never_deadlock(postgres_required) -> None:
+    """Writers racing on a few keys: creates, whole replaces and deletes (each touches every
+    environment's revision) all succeed, and the versions end where the records say."""
+    failures: list[BaseException] = []
+
+    def work(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for _ in range(40):
+                key = f"race_{rng.randrange(8)}"
+                if rng.random() < 0.15:
+                    with contextlib.suppress(FlagNotFound):
+                        services.flag_delete(key=key, actor="t")
+                else:
+                    body = {"key": key, "is_enabled": rng.random() < 0.5}
+                    services.flag_upsert(data=body, actor="t")
+        except BaseException as error:  # collected: the assertion below names it
+            failures.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    for flag in flag_list_wire():
+        newest = (
+            in_default_environment(ChangeRecord)
+            .filter(flag_key=flag["key"])
+            .order_by("-id")
+            .first()
+        )
+        assert newest is not None and newest.version == flag["version"]

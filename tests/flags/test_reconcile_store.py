@@ -13,10 +13,18 @@ from flags import services
 from flags.catch_up import reconcile_store
 from flags.events import delete_event, upsert_event
 from flags.selectors import flag_get_wire, flag_list_wire
-from flags.store import process_flag_store
+from flags.store import environment_stores, process_flag_store
 
 # Committed writes, so that each is published to the store as in production (on commit).
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def reconciled() -> tuple[list, bool]:
+    """The reconciliation's events in the default environment (the only one these tests use)."""
+    result = reconcile_store()
+    default = environment_stores().default_id()
+    assert {environment for environment, _ in result.events} <= {default}
+    return [event for _, event in result.events], result.overruled
 
 
 def foreign(flag: dict, **changes: object) -> dict:
@@ -36,7 +44,7 @@ def test_a_store_equal_to_the_database_is_left_alone():
     services.flag_delete(key="b", actor="t")
     store = process_flag_store()
     revision = store.revision
-    assert reconcile_store() == ([], False)
+    assert reconciled() == ([], False)
     assert store.revision == revision
 
 
@@ -46,7 +54,7 @@ def test_a_store_ahead_of_the_database_is_brought_back_to_it():
     ahead = foreign(flag, version=3, rollout_percentage=90)
     assert store.apply(upsert_event(ahead))
 
-    events, overruled = reconcile_store()
+    events, overruled = reconciled()
 
     assert overruled
     assert events == [upsert_event(flag)]
@@ -54,7 +62,7 @@ def test_a_store_ahead_of_the_database_is_brought_back_to_it():
     # The database's own next change then applies as usual.
     updated = services.flag_upsert(data={"key": "shared", "rollout_percentage": 20}, actor="t")
     assert store.get("shared") == updated.flag
-    assert reconcile_store() == ([], False)
+    assert reconciled() == ([], False)
 
 
 def test_other_content_at_the_same_version_is_replaced_by_the_database_flag():
@@ -62,7 +70,7 @@ def test_other_content_at_the_same_version_is_replaced_by_the_database_flag():
     store = process_flag_store()
     store.replace_all([foreign(flag, is_enabled=True)])
 
-    events, overruled = reconcile_store()
+    events, overruled = reconciled()
 
     assert overruled
     assert events == [upsert_event(flag)]
@@ -76,7 +84,7 @@ def test_a_flag_the_database_never_had_is_removed():
     ghost = foreign(flag_get_wire(key="mine"), key="ghost", version=2)
     assert store.apply(upsert_event(ghost))
 
-    events, overruled = reconcile_store()
+    events, overruled = reconciled()
 
     assert overruled
     assert events == [delete_event("ghost", 3)]
@@ -94,7 +102,7 @@ def test_a_foreign_delete_of_a_flag_the_database_has_is_undone():
     assert store.apply(delete_event("kept", 7))  # the store now remembers a delete at 7
     assert store.get("kept") is None
 
-    events, overruled = reconcile_store()
+    events, overruled = reconciled()
 
     assert overruled
     assert events == [upsert_event(flag)]
@@ -105,7 +113,7 @@ def test_a_store_behind_is_caught_up_without_overruling():
     flag = services.flag_upsert(data={"key": "late"}, actor="t").flag
     store = process_flag_store()
     store.replace_all([])  # as if every event had been missed
-    events, overruled = reconcile_store()
+    events, overruled = reconciled()
     assert (events, overruled) == ([upsert_event(flag)], False)
     assert store.get("late") == flag
 
@@ -115,7 +123,7 @@ def test_a_delete_the_store_missed_is_applied_at_the_databases_version():
     services.flag_delete(key="gone", actor="t")
     store = process_flag_store()
     store.replace_all([held])  # as if the delete's event had been missed
-    events, overruled = reconcile_store()
+    events, overruled = reconciled()
     assert (events, overruled) == ([delete_event("gone", 2)], False)
 
 

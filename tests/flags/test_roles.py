@@ -17,7 +17,8 @@ from flags.api_keys import (
     hash_secret,
 )
 from flags.models import ApiKey, ChangeRecord
-from tests.flags.conftest import client_for
+from flags.scopes import default_environment
+from tests.flags.conftest import client_for, in_default_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -139,9 +140,13 @@ def test_authentication_functions(db, settings) -> None:
     client, client_raw = services.api_key_create(name="web", role="client")
     assert authenticate_bearer(SDK_KEY) == Principal(role="admin", name="SDK_KEY", key_id=None)
     assert authenticate_bearer(admin_raw) == Principal(role="admin", name="ops", key_id=admin.pk)
-    assert authenticate_bearer(client_raw) == Principal(role="client", name="web", key_id=client.pk)
+    bound = client.environment_id
+    assert bound == default_environment().pk
+    assert authenticate_bearer(client_raw) == Principal(
+        role="client", name="web", key_id=client.pk, environment_id=bound
+    )
     assert authenticate_query_key(client_raw) == Principal(
-        role="client", name="web", key_id=client.pk
+        role="client", name="web", key_id=client.pk, environment_id=bound
     )
     # Only client keys travel in URLs; SDK_KEY never does.
     assert authenticate_query_key(admin_raw) is None
@@ -190,7 +195,7 @@ def test_auth_is_off_only_when_configured_so(db, settings) -> None:
     assert anonymous.get("/api/flags").status_code == 200
     made = anonymous.post("/api/flags", json.dumps(FLAG), content_type="application/json")
     assert made.status_code == 201
-    assert ChangeRecord.objects.get().actor == "anonymous"
+    assert in_default_environment(ChangeRecord).get().actor == "anonymous"
     # A key that is sent is still checked, even with authentication off.
     key, raw = services.api_key_create(name="revoked", role="admin")
     services.api_key_revoke(api_key=key)

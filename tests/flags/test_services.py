@@ -9,6 +9,7 @@ from flags import selectors, services
 from flags.exceptions import FlagNotFound, FlagValidationError, VersionMismatch
 from flags.models import ChangeRecord, Flag, FlagTombstone, Rule
 from flags.store import process_flag_store
+from tests.flags.conftest import in_default_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +29,7 @@ def test_upsert_writes_flag_rules_record_and_event(published) -> None:
         "email",
         "plan",
     ]
-    record = ChangeRecord.objects.get()
+    record = in_default_environment(ChangeRecord).get()
     assert (record.flag_key, record.version, record.action, record.actor) == (
         "f",
         1,
@@ -52,7 +53,7 @@ def test_key_versions_never_go_backwards_across_deletes(published) -> None:
     assert selectors.deleted_versions() == {}
     assert selectors.flag_versions() == {"f": 4}
     assert services.flag_delete(key="f", actor="t") == 5
-    assert FlagTombstone.objects.get(key="f").version == 5
+    assert in_default_environment(FlagTombstone).get(key="f").version == 5
     assert [event.get("version") or event["flag"]["version"] for event in published] == [
         1,
         2,
@@ -70,9 +71,9 @@ def test_selectors_give_the_wire_format_from_the_database() -> None:
     assert set(flags[0]) == {
         "key",
         "is_enabled",
+        "client_side",
         "rollout_percentage",
         "description",
-        "client_side",
         "rules",
         "version",
         "updated_at",
@@ -90,8 +91,8 @@ def test_nothing_is_published_when_the_surrounding_transaction_rolls_back(publis
         services.flag_upsert(data={"key": "f"}, actor="t")
         raise Abort
     assert published == []
-    assert not Flag.objects.exists()
-    assert not ChangeRecord.objects.exists()
+    assert not in_default_environment(Flag).exists()
+    assert not in_default_environment(ChangeRecord).exists()
     assert process_flag_store().get("f") is None
 
 

@@ -66,7 +66,7 @@ def test_the_client_snapshot_holds_only_client_side_flags_without_descriptions()
     assert parse(applied.view.snapshot(applied.store)) == [
         ("connected", True),
         ("update", {"type": "UPSERT", "flag": without_description(public)}),
-        ("ready", {"flags": 1}),
+        ("ready", {"flags": 1, "revision": 0}),
     ]
 
 
@@ -77,7 +77,7 @@ def test_a_flag_without_the_field_is_private() -> None:
 
     assert parse(applied.view.snapshot(applied.store)) == [
         ("connected", True),
-        ("ready", {"flags": 0}),
+        ("ready", {"flags": 0, "revision": 0}),
     ]
 
 
@@ -121,7 +121,7 @@ def test_before_any_client_stream_opened_nothing_is_encoded_for_clients() -> Non
     # The first client snapshot starts from the store, so the next change compares with v2.
     assert parse(applied.view.snapshot(applied.store)) == [
         ("connected", True),
-        ("ready", {"flags": 0}),
+        ("ready", {"flags": 0, "revision": 0}),
     ]
     assert applied.change(upsert_event(flag("early", 3, False))) == []
 
@@ -178,7 +178,7 @@ def test_client_and_server_streams_in_process_each_get_their_audience(fresh_proc
         assert stream_events(client_body) == [
             ("connected", True),
             ("update", {"type": "UPSERT", "flag": without_description(public)}),
-            ("ready", {"flags": 1}),
+            ("ready", {"flags": 1, "revision": 2}),
         ]
         assert [e[1]["flag"]["key"] for e in stream_events(server_body) if e[0] == "update"] == [
             "ip_private",

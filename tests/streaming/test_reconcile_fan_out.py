@@ -23,6 +23,7 @@ from flags.models import Flag
 from flags.services import flag_upsert
 from flags.store import process_flag_store
 from streaming import hub
+from tests.flags.conftest import in_default_environment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -62,7 +63,9 @@ def run(scenario: Callable[[hub.UpdateHub, Subscriber], Awaitable[None]]) -> Non
         the_hub = hub.update_hub()
         await the_hub.ensure_started()
         subscriber = Subscriber()
-        opened = the_hub.streams.subscribe(subscriber.send)
+        # A stream of the default environment (its id is known once the hub has loaded it).
+        default = flag_store.environment_stores().default_id()
+        opened = the_hub.streams.subscribe(subscriber.send, environment_id=default)
         await opened.open(b"")
         assert (await subscriber.messages.get())["body"] == b""  # the (empty) snapshot
         try:
@@ -122,7 +125,7 @@ def test_catching_up_from_behind_keeps_the_streams_open():
 
     async def scenario(the_hub: hub.UpdateHub, subscriber: Subscriber) -> None:
         def missed_update() -> None:  # a change whose event never arrived
-            Flag.objects.filter(key="behind").update(version=2, is_enabled=True)
+            in_default_environment(Flag).filter(key="behind").update(version=2, is_enabled=True)
             connection.close()  # this worker thread's: the test database is dropped after
 
         await sync_to_async(missed_update, thread_sensitive=False)()

@@ -10,6 +10,7 @@ from channels.layers import get_channel_layer
 
 from flags import services
 from flags.deployment import deployment_identity
+from flags.scopes import default_environment
 from streaming.envelope import open_envelope
 from streaming.relay import CHANGE_MESSAGE_KIND, REVOKED_MESSAGE_KIND, updates_group
 
@@ -32,9 +33,20 @@ def test_published_changes_and_revocations_reach_the_group() -> None:
 
     channel = async_to_sync(join)()
     try:
-        flag = services.flag_upsert(data={"key": "broadcast"}, actor="t").flag
-        message = async_to_sync(receive)(channel)
-        assert message == {"kind": CHANGE_MESSAGE_KIND, "event": {"type": "UPSERT", "flag": flag}}
+        production = default_environment()
+        flag = services.flag_upsert(data={"key": "broadcast", "is_enabled": True}, actor="t").flag
+        # A new flag is created in every environment of the project: one message each, in
+        # environment order, each naming its environment and the revision it brought.
+        environments = list(production.project.environments.order_by("pk"))
+        for environment in environments:
+            message = async_to_sync(receive)(channel)
+            assert message["kind"] == CHANGE_MESSAGE_KIND
+            assert message["environment_id"] == environment.pk
+            assert message["revision"] == 1
+            if environment.pk == production.pk:
+                assert message["event"] == {"type": "UPSERT", "flag": flag}
+            else:  # off in the others
+                assert message["event"]["flag"]["is_enabled"] is False
         key, _ = services.api_key_create(name="gone", role="client")
         services.api_key_revoke(api_key=key)
         message = async_to_sync(receive)(channel)

@@ -48,7 +48,8 @@ class Process:
         self.relay.identity = identity
         self._task: asyncio.Task[None] | None = None
 
-    def _changed(self, event: ChangeEvent) -> None:
+    def _changed(self, event: ChangeEvent, environment_id: int, revision: int) -> None:
+        assert (environment_id, revision) == (MARKER_ENVIRONMENT, 1)
         self.changes.append(event)
         self.arrived.set()
 
@@ -75,8 +76,15 @@ class Process:
         await self.relay.layer.flush()
 
 
+MARKER_ENVIRONMENT = 7
+
+
 def marker(key: str) -> ChangeEvent:
     return delete_event(key, 1)
+
+
+def marker_message(key: str) -> dict[str, Any]:
+    return change_message(marker(key), MARKER_ENVIRONMENT, 1)
 
 
 def run(redis_url: str, scenario: Any) -> None:
@@ -100,14 +108,14 @@ def run(redis_url: str, scenario: Any) -> None:
 
 def test_changes_and_revocations_reach_only_the_same_deployment(redis_url: str) -> None:
     async def scenario(p: dict[str, Process]) -> None:
-        assert p["a1"].relay.send_threadsafe(change_message(marker("from_a")))
+        assert p["a1"].relay.send_threadsafe(marker_message("from_a"))
         assert p["a1"].relay.send_threadsafe(revoked_message(2))
-        assert p["a1"].relay.send_threadsafe(change_message(marker("a_done")))
+        assert p["a1"].relay.send_threadsafe(marker_message("a_done"))
         await p["a2"].wait_for_change("a_done")
         assert p["a2"].changes == [marker("from_a"), marker("a_done")]
         assert p["a2"].revoked == [2]
         # B's marker is published after everything A sent: once it arrives, A's would have.
-        assert p["b2"].relay.send_threadsafe(change_message(marker("b_done")))
+        assert p["b2"].relay.send_threadsafe(marker_message("b_done"))
         await p["b1"].wait_for_change("b_done")
         assert p["b1"].changes == [marker("b_done")]
         assert p["b1"].revoked == []
@@ -134,7 +142,7 @@ def test_forged_messages_on_the_deployments_group_are_dropped_and_counted(redis_
                 await attacker.group_send(group, message)
         finally:
             await attacker.flush()
-        assert p["a1"].relay.send_threadsafe(change_message(marker("a_done")))
+        assert p["a1"].relay.send_threadsafe(marker_message("a_done"))
         await p["a2"].wait_for_change("a_done")
         assert p["a2"].changes == [marker("a_done")]
         assert p["a2"].revoked == []

@@ -21,6 +21,7 @@ from flags.store import ProcessFlagStore, process_flag_store
 from streaming import hub, relay
 from streaming.consumers import StreamConsumer, verified_keys
 from streaming.protocol import SnapshotBytes
+from tests.flags.conftest import in_default_environment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
@@ -101,7 +102,8 @@ def test_the_snapshot_is_connected_every_flag_then_ready():
             ("connected", True),
             ("update", {"type": "UPSERT", "flag": first}),
             ("update", {"type": "UPSERT", "flag": second}),
-            ("ready", {"flags": 2}),
+            # Two changes in this environment so far: revision 2.
+            ("ready", {"flags": 2, "revision": 2}),
         ]
         await close_stream(communicator)
 
@@ -176,8 +178,10 @@ def test_reconciliation_repairs_missed_events_for_connected_streams():
 
         def miss_events() -> None:
             # Database changes whose events never arrived (as if lost with a Redis restart).
-            Flag.objects.filter(key="kept").update(version=kept["version"] + 5, is_enabled=False)
-            Flag.objects.filter(key="dropped").delete()
+            in_default_environment(Flag).filter(key="kept").update(
+                version=kept["version"] + 5, is_enabled=False
+            )
+            in_default_environment(Flag).filter(key="dropped").delete()
 
         await sync_to_async(miss_events)()
         assert await hub.update_hub().reconcile() == 2

@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from flags.api_keys import authenticate_bearer
+from flags.scopes import default_environment
 from flags.services import api_key_create
 
 USERNAME = "admin"
@@ -47,6 +48,8 @@ class Command(BaseCommand):
                 "SIDEKICK_DEBUG off. In production create users with createsuperuser and keys "
                 "with create_api_key."
             )
+        # A fresh database has it from the migrations; this also covers one emptied since.
+        default_environment()
         path = credentials_path()
         stored = self._read(path)
         user_model = get_user_model()
