@@ -126,6 +126,27 @@ SIDEKICK_WATERMARK_POLL_SECONDS = float(os.environ.get("SIDEKICK_WATERMARK_POLL_
 SIDEKICK_GC_FREEZE = _env_bool("SIDEKICK_GC_FREEZE", True)
 SIDEKICK_GC_THAW_SECONDS = float(os.environ.get("SIDEKICK_GC_THAW_SECONDS", "600"))
 
+# Stream limits (streaming/limits.py reads them; docs/stream.md "Limits" explains each default).
+# All are per server process: with N workers or instances a deployment holds N times as many.
+# At most this many open streams per process; unset: the process's descriptor limit
+# (RLIMIT_NOFILE) less a reserve for REST requests, the database pool, Redis and files.
+SIDEKICK_STREAMS_PER_PROCESS = int(os.environ.get("SIDEKICK_STREAMS_PER_PROCESS", "0") or 0)
+# At most this many open streams per API key per process; unset: three quarters of the process
+# limit, so one key (leaked, or a client stuck in a reconnect loop) cannot take every slot.
+SIDEKICK_STREAMS_PER_KEY = int(os.environ.get("SIDEKICK_STREAMS_PER_KEY", "0") or 0)
+# The `Retry-After` of a stream refused for a limit.
+SIDEKICK_STREAM_LIMIT_RETRY_AFTER_SECONDS = int(
+    os.environ.get("SIDEKICK_STREAM_LIMIT_RETRY_AFTER_SECONDS", "10")
+)
+# A stream whose bytes not yet taken by its socket pass this bound is a slow reader: it is sent
+# `goodbye` `slow_reader` and closed, so its memory stays bounded whatever the client does.
+SIDEKICK_STREAM_MAX_UNSENT_BYTES = int(
+    os.environ.get("SIDEKICK_STREAM_MAX_UNSENT_BYTES", str(1024 * 1024))
+)
+# Streams are closed (`goodbye` `max_age`) after this many seconds, give or take 20%, so that
+# load spreads again over processes started later; 0 turns it off.
+SIDEKICK_STREAM_MAX_AGE_SECONDS = float(os.environ.get("SIDEKICK_STREAM_MAX_AGE_SECONDS", "3600"))
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
