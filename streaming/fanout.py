@@ -324,6 +324,8 @@ class LocalStreams:
 
     async def close_slow_reader(self, subscriber: StreamSubscriber) -> None:
         """A stream holding more than its bound unsent: `goodbye` `slow_reader`, then closed."""
+        if subscriber.farewell is not None:
+            return  # the keep-alives' walk and a change's walk both found it
         self.unsubscribe(subscriber)
         self.slow_readers_closed += 1
         logger.info(
