@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 
 # Streams written per slice of the fan-out; the event loop runs between slices.
 FAN_OUT_BATCH = 256
-# A snapshot larger than this goes out in slices of this size, each once the previous ones are
-# (nearly) taken by the socket: see `StreamSubscriber._send_paced`.
+# A snapshot larger than the unsent-bytes bound goes out in slices of this size, each once the
+# connection holds less than the bound less one slice: see `StreamSubscriber._send_paced`.
 SNAPSHOT_SLICE = 64 * 1024
 # A stream whose snapshot is not read at all for this long is closed as a slow reader.
 SNAPSHOT_STALL_SECONDS = 60.0
@@ -161,7 +161,8 @@ class StreamSubscriber:
     async def open(self, snapshot: bytes) -> None:
         """Sends the snapshot, then whatever arrived meanwhile, then delivers live."""
         self.buffer = direct_write.SendBuffer.for_send(self.send)
-        if self.buffer is None or len(snapshot) <= SNAPSHOT_SLICE:
+        if self.buffer is None or len(snapshot) <= self.max_unsent:
+            # Within the bound, a private copy costs no more than the bound allows.
             await self.send(body_message(snapshot))
         elif not await self._send_paced(snapshot):
             return
