@@ -187,5 +187,6 @@ def test_streams_that_never_read_a_large_snapshot_hold_at_most_the_bound_each(
             f"{held / 1024:.0f} MiB with {streams} non-reading streams: "
             f"{per_stream_kib:.0f} KiB per stream"
         )
-    # The default bound (1 MiB) plus one 64 KiB slice of the snapshot and allocator slack.
-    assert per_stream_kib < 1024 + 256, f"{per_stream_kib:.0f} KiB per non-reading stream"
+    # The default bound (1 MiB) plus one 64 KiB slice of the snapshot, Twisted's transient copy
+    # when it joins its buffers, and allocator slack; a whole snapshot each was 5.4 MiB.
+    assert per_stream_kib < 1536, f"{per_stream_kib:.0f} KiB per non-reading stream"
