@@ -121,10 +121,10 @@ class SendBuffer:
     None where the send is not daphne's (nothing can then be measured).
     """
 
-    __slots__ = ("request", "transport")
+    __slots__ = ("channel", "transport")
 
-    def __init__(self, request: Any, transport: Any) -> None:
-        self.request = request
+    def __init__(self, channel: Any, transport: Any) -> None:
+        self.channel = channel
         self.transport = transport
 
     @classmethod
@@ -133,10 +133,11 @@ class SendBuffer:
         request = _daphne_request(send)
         if classes is None or request is None:
             return None
-        transport = getattr(getattr(request, "channel", None), "transport", None)
+        channel = getattr(request, "channel", None)
+        transport = getattr(channel, "transport", None)
         for _wrapper in range(3):  # TLS: the TCP connection is the wrapper's own transport
             if isinstance(transport, classes[1]):
-                return cls(request, transport)
+                return cls(channel, transport)
             transport = getattr(transport, "transport", None)
         return None
 
@@ -155,10 +156,12 @@ class SendBuffer:
         A client that does not read would otherwise keep the connection (and its buffer) open
         for ever: Twisted closes only after the buffer drained.
         """
-        transport = self.transport
-        if not transport.connected:
+        if not self.transport.connected:
             return
-        transport.loseConnection()
+        # Through the HTTP channel, which first unregisters itself as the transport's producer:
+        # a producer paused by a full buffer is resumed when the buffer drains, and Twisted then
+        # forgets the pending close.
+        self.channel.loseConnection()
         asyncio.get_running_loop().call_later(grace_seconds, self._reset)
 
     def _reset(self) -> None:

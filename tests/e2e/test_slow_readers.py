@@ -23,10 +23,10 @@ MIB = 1024 * KIB
 class NonReader:
     """`GET /stream` on a socket with a tiny receive buffer that never reads (until drained)."""
 
-    def __init__(self, server: SidekickServer, key: str) -> None:
+    def __init__(self, server: SidekickServer, key: str, receive_buffer: int = 4096) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         # Before connecting, so the advertised window stays small and the server's buffer fills.
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         self.sock.connect(("127.0.0.1", server.port))
         request = f"GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n\r\n"
         self.sock.sendall(request.encode())
@@ -190,3 +190,35 @@ def test_streams_that_never_read_a_large_snapshot_hold_at_most_the_bound_each(
     # The default bound (1 MiB) plus one 64 KiB slice of the snapshot, Twisted's transient copy
     # when it joins its buffers, and allocator slack; a whole snapshot each was 5.4 MiB.
     assert per_stream_kib < 1536, f"{per_stream_kib:.0f} KiB per non-reading stream"
+
+
+def test_a_slow_reader_that_reads_again_soon_gets_goodbye_slow_reader_then_eof(
+    make_server_group,
+):
+    """Closed in good order: its last event is `goodbye` `slow_reader`, then the connection ends."""
+    group = make_server_group(extra_env={"SIDEKICK_STREAM_MAX_UNSENT_BYTES": str(64 * KIB)})
+    server = group.add_server()
+    values = [f"{index:05d}" + "v" * 95 for index in range(3000)]
+    rules = [{"attribute": "email", "operator": "Equals", "values": values}]
+    headers = {"Authorization": f"Bearer {group.admin_key}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+        assert client.post("/api/flags", json={"key": "slow_again"}).status_code == 201
+        # A window of 64 KiB (not 4 KiB): once it reads again, it drains the ~3 MB the kernel
+        # and Twisted hold in well under the 15 s the server gives a closing stream.
+        slow = NonReader(server, group.server_key or group.admin_key, 64 * KIB)
+        try:
+            log_path = server.log_path
+            for index in range(40):
+                body = {"description": f"again-{index}", "rules": rules}
+                assert client.patch("/api/flags/slow_again", json=body).status_code == 200
+                if "INFO     closing a slow stream" in log_path.read_text():
+                    break
+            else:
+                raise AssertionError("40 events of ~300 KB did not make the stream a slow reader")
+            data, ending = slow.drain(timeout=15)
+        finally:
+            slow.close()
+    assert ending == "eof"
+    assert data.endswith(b"\r\n0\r\n\r\n")  # the response ended properly (last chunk)
+    last_event = data.rsplit(b"event: ", 1)[1]
+    assert last_event.startswith(b'goodbye\ndata: {"reason":"slow_reader","reconnect_after_ms":')
