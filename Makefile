@@ -26,6 +26,8 @@ help:
 	@echo "make test   - lint, type-check and run every test suite"
 	@echo "make bench  - run every benchmark and print the tables"
 	@echo "make lint   - linters and type checkers only"
+	@echo "make image  - build the container image with buildah (not in make test; mk/ops.mk)"
+	@echo "make image-test - run the built image in a chroot against local PostgreSQL and Redis"
 	@echo "make clean  - remove builds, the virtualenv and local state"
 
 system-deps:
@@ -45,7 +47,7 @@ run:
 	@mkdir -p var
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py bootstrap_dev --url http://$(HOST):$(PORT)
-	$(PY) -m daphne -e tcp:port=$(PORT):interface=$(HOST):backlog=4096 sidekick.asgi:application
+	$(PY) -m sidekick.server -e tcp:port=$(PORT):interface=$(HOST):backlog=4096 sidekick.asgi:application
 
 include $(sort $(wildcard mk/*.mk))
 

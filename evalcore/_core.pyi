@@ -22,6 +22,35 @@ class FlagStore:
     def evaluate(
         self, flag_key: str, user_key: str, attributes: Mapping[Any, Any] | None = None
     ) -> Evaluation: ...
+    def get_boolean(
+        self,
+        flag_key: str,
+        user_key: str,
+        attributes: Mapping[Any, Any] | None = None,
+        default: bool = False,
+    ) -> bool: ...
+    def get_string(
+        self,
+        flag_key: str,
+        user_key: str,
+        attributes: Mapping[Any, Any] | None = None,
+        default: str = "",
+    ) -> str: ...
+    def get_number(
+        self,
+        flag_key: str,
+        user_key: str,
+        attributes: Mapping[Any, Any] | None = None,
+        default: float = 0,
+    ) -> float: ...
+    def get_json(
+        self,
+        flag_key: str,
+        user_key: str,
+        attributes: Mapping[Any, Any] | None = None,
+        default: Any = None,
+    ) -> Any: ...
 
 def murmur3_32(data: bytes | bytearray | memoryview | str, seed: int = 0) -> int: ...
 def bucket(flag_key: str, user_key: str) -> int: ...
+def parse_number(text: str) -> float | None: ...

@@ -11,14 +11,21 @@ both implementations raise the very same messages; validation is not on the hot 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
-from libc.math cimport fabs, floor
+from libc.math cimport INFINITY, fabs, floor
 from libc.stdint cimport int32_t, uint32_t, uint64_t
 
 cimport cython
 
 from sys import intern
 
-from evalcore._core_py import Evaluation, parse_wire_flag, utf8, validate_version
+from evalcore._core_py import (
+    FLAG_TYPE_CODES,
+    Evaluation,
+    parse_wire_flag,
+    utf8,
+    validate_version,
+)
+from evalcore._typed import typed_get
 
 IMPLEMENTATION = "c"
 
@@ -43,6 +50,30 @@ cdef extern from "sidekick.h":
         int32_t rule_index
         int32_t bucket
         int32_t enabled
+    ctypedef struct sk_typed_attribute:
+        const char *name
+        size_t name_len
+        const char *text
+        size_t text_len
+        double number
+        int32_t kind
+        int32_t reserved
+    ctypedef struct sk_typed_evaluation:
+        uint64_t version
+        int32_t reason
+        int32_t rule_index
+        int32_t bucket
+        int32_t enabled
+        int32_t variant
+        int32_t type
+    ctypedef enum sk_serve_target:
+        SK_SERVE_RULE
+        SK_SERVE_FALLTHROUGH
+    ctypedef enum sk_value_kind:
+        SK_VALUE_TEXT
+        SK_VALUE_NUMBER
+        SK_VALUE_BOOL
+        SK_VALUE_OTHER
     ctypedef struct sk_flag:
         pass
     ctypedef struct sk_store:
@@ -59,6 +90,22 @@ cdef extern from "sidekick.h":
                              int32_t op)
     int32_t sk_flag_add_value(sk_flag *flag, const char *value, size_t value_len)
     void sk_flag_free(sk_flag *flag)
+    int32_t sk_flag_new_typed(const char *key, size_t key_len, int32_t type, bint enabled,
+                              int32_t rollout, uint32_t variant_count, uint64_t version,
+                              sk_flag **out)
+    int32_t sk_flag_set_bucket_by(sk_flag *flag, const char *attribute, size_t attribute_len)
+    int32_t sk_flag_set_off_variant(sk_flag *flag, int32_t variant)
+    int32_t sk_flag_begin_rule(sk_flag *flag)
+    int32_t sk_flag_add_condition(sk_flag *flag, const char *attribute, size_t attribute_len,
+                                  int32_t op, bint negate)
+    int32_t sk_flag_serve_variant(sk_flag *flag, int32_t target, int32_t variant)
+    int32_t sk_flag_serve_split(sk_flag *flag, int32_t target, const int32_t *variants,
+                                const uint32_t *weights, size_t count)
+    int32_t sk_number_parse(const char *text, size_t text_len, double *out)
+    int32_t sk_store_evaluate_typed(const sk_store *store, const char *flag_key,
+                                    size_t flag_key_len, const char *user_key,
+                                    size_t user_key_len, const sk_typed_attribute *attributes,
+                                    size_t attribute_count, sk_typed_evaluation *out) nogil
     sk_store *sk_store_new(int32_t mode)
     void sk_store_free(sk_store *store)
     int32_t sk_store_upsert(sk_store *store, sk_flag *flag)
@@ -84,6 +131,7 @@ cdef extern from "Python.h":
     int _is_int "PyLong_Check"(PyObject *o)
     long long _int_value "PyLong_AsLongLongAndOverflow"(PyObject *o, int *overflow)
     int _is_float "PyFloat_Check"(PyObject *o)
+    double _int_as_double "PyLong_AsDouble"(PyObject *o)
     double _float_value "PyFloat_AS_DOUBLE"(PyObject *o)
     int _is_dict "PyDict_Check"(PyObject *o)
     int _dict_next "PyDict_Next"(PyObject *d, Py_ssize_t *pos, PyObject **key, PyObject **value)
@@ -95,6 +143,7 @@ cdef extern from "Python.h":
     Py_ssize_t _bytes_size "PyBytes_GET_SIZE"(PyObject *b)
     PyObject *_true "Py_True"
     void _clear_error "PyErr_Clear"()
+    PyObject *_error_occurred "PyErr_Occurred"()
 
 
 if sk_abi_version() != SK_ABI_VERSION:
@@ -216,11 +265,12 @@ cdef list _rare_value_text(list keep, object value, const char **data, Py_ssize_
 @cython.boundscheck(False)
 @cython.wraparound(False)
 cdef object _gather_attributes(PyObject *table, PyObject *names, sk_attribute *out,
-                               char *numbers, Py_ssize_t *gathered):
+                               char *numbers, Py_ssize_t *gathered, bint *dropped):
     """Fills out[] with the attributes a flag's rules name, looked up by name in the dict.
 
-    names is the flag's flat (name, name UTF-8, ...) tuple. Values that can never match (other
-    types, non-integral floats) are left out. Sets *gathered to how many were filled. Returns
+    names is the flag's flat (name, name UTF-8, ...) tuple. Values without text (other types,
+    non-integral floats) are left out, and *dropped is set (a typed flag must then be evaluated
+    with typed attributes). Sets *gathered to how many were filled. Returns
     None, or (rarely: huge ints, lone surrogates) a list of bytes objects the caller must keep
     alive until the evaluation is done.
     """
@@ -239,6 +289,7 @@ cdef object _gather_attributes(PyObject *table, PyObject *names, sk_attribute *o
         if _value_text(value, numbers + count * NUMBER_TEXT, &data, &size):
             keep = _rare_value_text(keep, <object>value, &data, &size)
             if size < 0:
+                dropped[0] = True
                 continue
         encoded = _tuple_item(names, index + 1)
         out[count].name = _bytes_data(encoded)
@@ -253,7 +304,7 @@ cdef object _gather_attributes(PyObject *table, PyObject *names, sk_attribute *o
 @cython.boundscheck(False)
 @cython.wraparound(False)
 cdef object _convert_attributes(PyObject *attributes, sk_attribute *out,
-                                char *numbers, Py_ssize_t *converted):
+                                char *numbers, Py_ssize_t *converted, bint *dropped):
     """Fills out[] from a dict with every attribute that can ever match (others are dropped).
 
     For small dicts: walking them costs less than looking the rules' names up. Sets *converted
@@ -276,6 +327,7 @@ cdef object _convert_attributes(PyObject *attributes, sk_attribute *out,
         if _value_text(value, numbers + count * NUMBER_TEXT, &data, &size):
             keep = _rare_value_text(keep, <object>value, &data, &size)
             if size < 0:
+                dropped[0] = True
                 continue
         out[count].value = data
         out[count].value_len = <size_t>size
@@ -341,6 +393,11 @@ cdef class FlagStore:
     # with rules only. Evaluation looks just those up in the caller's dict instead of converting
     # every attribute, and skips attributes altogether for a flag without rules.
     cdef dict _rule_names
+    # Flag key -> (variant keys, variant values): what evaluate answers for a variant index.
+    cdef dict _served
+    # Keys of flags that need version 2 evaluation (see ParsedFlag.simple): is_enabled sends
+    # their attributes typed when one has no text (the version 1 path would leave it out).
+    cdef set _typed
 
     def __cinit__(self):
         self._store = sk_store_new(SK_STORE_SINGLE_THREADED)
@@ -348,6 +405,8 @@ cdef class FlagStore:
             raise MemoryError("sk_store_new failed")
         self._wire = {}
         self._rule_names = {}
+        self._served = {}
+        self._typed = set()
 
     def __dealloc__(self):
         sk_store_free(self._store)
@@ -355,31 +414,21 @@ cdef class FlagStore:
     def upsert(self, flag):
         """Stores a wire-format flag unless a newer version is held; returns whether it applied."""
         parsed = parse_wire_flag(flag)
-        cdef bytes key = (<str>parsed.key).encode("ascii")
-        cdef sk_flag *built = NULL
-        cdef int32_t status = sk_flag_new(key, len(key), parsed.enabled, parsed.rollout,
-                                          parsed.version, &built)
-        _check(status, "key")
-        cdef bytes attribute
-        cdef bytes value
-        try:
-            for index, rule in enumerate(parsed.rules):
-                attribute = rule.attribute_utf8
-                _check(sk_flag_add_rule(built, attribute, len(attribute), rule.operator),
-                       f"rules[{index}]")
-                for value in rule.values:
-                    _check(sk_flag_add_value(built, value, len(value)), f"rules[{index}].values")
-        except BaseException:
-            sk_flag_free(built)
-            raise
-        status = sk_store_upsert(self._store, built)  # takes the flag whatever it returns
+        cdef sk_flag *built = _build(parsed)
+        cdef int32_t status = sk_store_upsert(self._store, built)  # takes the flag, whatever
         if status == SK_IGNORED_STALE:
             return False
         _check(status, "flag")
         self._wire[parsed.key] = parsed.wire
-        if parsed.rules:
+        self._served[parsed.key] = (parsed.variant_keys, parsed.variant_values)
+        if parsed.simple:
+            self._typed.discard(parsed.key)
+        else:
+            self._typed.add(parsed.key)
+        names = _names_of(parsed)
+        if names:
             # Interned, like the str literals callers write, so lookups mostly compare pointers.
-            self._rule_names[intern(parsed.key)] = _names_of(parsed.rules)
+            self._rule_names[intern(parsed.key)] = names
         else:
             self._rule_names.pop(parsed.key, None)
         return True
@@ -400,6 +449,8 @@ cdef class FlagStore:
         if status == SK_OK:
             self._wire.pop(key, None)
             self._rule_names.pop(key, None)
+            self._served.pop(key, None)
+            self._typed.discard(key)
             return True
         if status == SK_IGNORED_STALE or status == SK_ERR_NOT_FOUND:
             return False
@@ -410,6 +461,8 @@ cdef class FlagStore:
         sk_store_clear(self._store)
         self._wire.clear()
         self._rule_names.clear()
+        self._served.clear()
+        self._typed.clear()
 
     def get(self, key):
         """The stored wire dict (treat it as read-only), or None."""
@@ -443,6 +496,7 @@ cdef class FlagStore:
         cdef Py_ssize_t size = 0
         cdef Py_ssize_t wanted
         cdef PyObject *names
+        cdef bint dropped = False
         _check_keys(flag_key, user_key)
         if attributes is not None:
             if not _is_dict(<PyObject *>attributes):
@@ -454,7 +508,9 @@ cdef class FlagStore:
             return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
                                        <size_t>user_size, NULL, 0) == 1
         if size <= WALK_ATTRIBUTES:
-            keep = _convert_attributes(<PyObject *>attributes, stack, numbers, &count)
+            keep = _convert_attributes(<PyObject *>attributes, stack, numbers, &count, &dropped)
+            if dropped and self._needs_typed(flag_key):
+                return self.evaluate(flag_key, user_key, attributes).enabled
             return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
                                        <size_t>user_size, stack, <size_t>count) == 1
         names = _dict_lookup_or_error(<PyObject *>self._rule_names, <PyObject *>flag_key)
@@ -467,7 +523,10 @@ cdef class FlagStore:
         names_held = <object>names
         wanted = _tuple_size(names) // 2
         if wanted <= STACK_ATTRIBUTES:
-            keep = _gather_attributes(<PyObject *>attributes, names, stack, numbers, &count)
+            keep = _gather_attributes(<PyObject *>attributes, names, stack, numbers, &count,
+                                      &dropped)
+            if dropped and self._needs_typed(flag_key):
+                return self.evaluate(flag_key, user_key, attributes).enabled
             return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
                                        <size_t>user_size, stack, <size_t>count) == 1
         heap = <sk_attribute *>PyMem_Malloc(wanted * sizeof(sk_attribute))
@@ -475,24 +534,34 @@ cdef class FlagStore:
         try:
             if heap == NULL or heap_numbers == NULL:
                 raise MemoryError()
-            keep = _gather_attributes(<PyObject *>attributes, names, heap, heap_numbers, &count)
+            keep = _gather_attributes(<PyObject *>attributes, names, heap, heap_numbers, &count,
+                                      &dropped)
+            if dropped and self._needs_typed(flag_key):
+                return self.evaluate(flag_key, user_key, attributes).enabled
             return sk_store_is_enabled(self._store, flag_data, <size_t>flag_size, user_data,
                                        <size_t>user_size, heap, <size_t>count) == 1
         finally:
             PyMem_Free(heap)
             PyMem_Free(heap_numbers)
 
+    cdef bint _needs_typed(self, object flag_key):
+        """Whether a flag's answer can depend on attribute values without text (None, 1.5, a
+        list): true for typed flags (negate, numeric operators), whose is_enabled then takes
+        the typed path. Only asked when such a value was seen, so the common path never pays."""
+        return flag_key in self._typed
+
     def evaluate(self, flag_key, user_key, attributes=None):
-        """As is_enabled, with the reason, matching rule, bucket and version."""
+        """The served variant's value and key, with the reason, matching rule, bucket and
+        version; `enabled` is is_enabled's answer."""
         cdef const char *flag_data
         cdef const char *user_data
         cdef Py_ssize_t flag_size, user_size
-        cdef sk_attribute *gathered = NULL
+        cdef sk_typed_attribute *gathered = NULL
         cdef char *numbers = NULL
         cdef Py_ssize_t count = 0
         cdef Py_ssize_t wanted
         cdef PyObject *names
-        cdef sk_evaluation answer
+        cdef sk_typed_evaluation answer
         _check_keys(flag_key, user_key)
         table = _as_dict(attributes)
         keep_flag = _key_bytes(flag_key, &flag_data, &flag_size)
@@ -504,35 +573,176 @@ cdef class FlagStore:
         try:
             if table is not None and names != NULL:
                 wanted = _tuple_size(names) // 2
-                gathered = <sk_attribute *>PyMem_Malloc(wanted * sizeof(sk_attribute))
+                gathered = <sk_typed_attribute *>PyMem_Malloc(
+                    wanted * sizeof(sk_typed_attribute))
                 numbers = <char *>PyMem_Malloc(wanted * NUMBER_TEXT)
                 if gathered == NULL or numbers == NULL:
                     raise MemoryError()
-                keep = _gather_attributes(<PyObject *>table, names, gathered, numbers, &count)
-            sk_store_evaluate(self._store, flag_data, <size_t>flag_size, user_data,
-                              <size_t>user_size, gathered, <size_t>count, &answer)
+                keep = _gather_typed(<PyObject *>table, names, gathered, numbers, &count)
+            sk_store_evaluate_typed(self._store, flag_data, <size_t>flag_size, user_data,
+                                    <size_t>user_size, gathered, <size_t>count, &answer)
         finally:
             PyMem_Free(gathered)
             PyMem_Free(numbers)
         if answer.reason == 0:
             return NOT_FOUND
+        variant_keys, variant_values = self._served[flag_key]
         return Evaluation(
             answer.enabled == 1,
             REASONS[answer.reason],
             answer.rule_index if answer.rule_index >= 0 else None,
             answer.bucket if answer.bucket >= 0 else None,
             answer.version,
+            variant_values[answer.variant],
+            variant_keys[answer.variant],
         )
 
+    def get_boolean(self, flag_key, user_key, attributes=None, default=False):
+        """A boolean flag's answer; default when it is missing or of another type."""
+        return typed_get(self, "boolean", flag_key, user_key, attributes, default)
 
-cdef tuple _names_of(tuple rules):
-    """The flat (name, name UTF-8, ...) tuple of the distinct attributes the rules use."""
+    def get_string(self, flag_key, user_key, attributes=None, default=""):
+        """A string flag's served value; default when it is missing or of another type."""
+        return typed_get(self, "string", flag_key, user_key, attributes, default)
+
+    def get_number(self, flag_key, user_key, attributes=None, default=0):
+        """A number flag's served value; default when it is missing or of another type."""
+        return typed_get(self, "number", flag_key, user_key, attributes, default)
+
+    def get_json(self, flag_key, user_key, attributes=None, default=None):
+        """A json flag's served value; default when it is missing or of another type."""
+        return typed_get(self, "json", flag_key, user_key, attributes, default)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef object _gather_typed(PyObject *table, PyObject *names, sk_typed_attribute *out,
+                          char *numbers, Py_ssize_t *gathered):
+    """Fills out[] with the typed attributes a flag uses, looked up by name in the dict: a str
+    as text, a bool as a boolean (never a number), an int or float as a number (an int with its
+    exact decimal text), anything else as present without a value. Returns what
+    _gather_attributes returns."""
+    cdef list keep = None
+    cdef Py_ssize_t index
+    cdef Py_ssize_t count = 0
+    cdef Py_ssize_t size = 0
+    cdef PyObject *value
+    cdef PyObject *encoded
+    cdef const char *data
+    cdef sk_typed_attribute *slot
+    for index in range(0, _tuple_size(names), 2):
+        value = _dict_lookup_or_error(table, _tuple_item(names, index))
+        if value == NULL:
+            _clear_error()  # a key whose __eq__ raised: as absent, never an exception
+            continue
+        slot = &out[count]
+        encoded = _tuple_item(names, index + 1)
+        slot.name = _bytes_data(encoded)
+        slot.name_len = <size_t>_bytes_size(encoded)
+        slot.text = NULL
+        slot.text_len = 0
+        slot.number = 0.0
+        slot.reserved = 0
+        count += 1
+        if _is_str(value):
+            slot.kind = SK_VALUE_TEXT
+            if not _str_bytes(value, &data, &size):
+                keep = _rare_value_text(keep, <object>value, &data, &size)
+            slot.text = data
+            slot.text_len = <size_t>size
+        elif _is_bool(value):
+            slot.kind = SK_VALUE_BOOL
+            slot.number = 1.0 if value == _true else 0.0
+        elif _is_int(value):
+            slot.kind = SK_VALUE_NUMBER
+            slot.number = _int_as_double(value)
+            if slot.number == -1.0 and _error_occurred() != NULL:
+                _clear_error()  # an int beyond any double: its sign's infinity, as IEEE rounds
+                slot.number = INFINITY if <object>value > 0 else -INFINITY
+            if not _value_text(value, numbers + (count - 1) * NUMBER_TEXT, &data, &size):
+                slot.text = data
+                slot.text_len = <size_t>size
+            else:
+                keep = _rare_value_text(keep, <object>value, &data, &size)
+                if size >= 0:
+                    slot.text = data
+                    slot.text_len = <size_t>size
+        elif _is_float(value):
+            slot.kind = SK_VALUE_NUMBER
+            slot.number = _float_value(value)
+        else:
+            slot.kind = SK_VALUE_OTHER
+    gathered[0] = count
+    return keep
+
+
+cdef sk_flag *_build(object parsed) except NULL:
+    """A C flag from a parsed wire flag (every flag through the version 2 builder)."""
+    cdef bytes key = (<str>parsed.key).encode("ascii")
+    cdef sk_flag *built = NULL
+    cdef bint boolean = parsed.flag_type == "boolean"
+    cdef uint32_t variant_count = 0 if boolean else len(parsed.variant_keys)
+    _check(sk_flag_new_typed(key, len(key), FLAG_TYPE_CODES[parsed.flag_type], parsed.enabled,
+                             parsed.rollout, variant_count, parsed.version, &built), "key")
+    cdef bytes text
+    try:
+        if parsed.bucket_by is not None:
+            text = utf8(parsed.bucket_by)
+            _check(sk_flag_set_bucket_by(built, text, len(text)), "bucket_by")
+        if not boolean:
+            _check(sk_flag_set_off_variant(built, parsed.off_variant), "off_variant")
+            _serve(built, SK_SERVE_FALLTHROUGH, parsed.fallthrough, "fallthrough")
+        for index, rule in enumerate(parsed.typed_rules):
+            _check(sk_flag_begin_rule(built), f"rules[{index}]")
+            for condition in rule.conditions:
+                text = condition.attribute_utf8
+                _check(sk_flag_add_condition(built, text, len(text), condition.operator,
+                                             condition.negate), f"rules[{index}]")
+                for text in condition.values:
+                    _check(sk_flag_add_value(built, text, len(text)), f"rules[{index}].values")
+            _serve(built, SK_SERVE_RULE, rule.serve, f"rules[{index}].serve")
+    except BaseException:
+        sk_flag_free(built)
+        raise
+    return built
+
+
+cdef int _serve(sk_flag *built, int32_t target, object serve, str path) except -1:
+    cdef Py_ssize_t count = len(serve.split)
+    cdef int32_t *variants
+    cdef uint32_t *weights
+    cdef uint32_t previous = 0
+    cdef Py_ssize_t index
+    if count == 0:
+        return _check(sk_flag_serve_variant(built, target, serve.variant), path)
+    variants = <int32_t *>PyMem_Malloc(count * sizeof(int32_t))
+    weights = <uint32_t *>PyMem_Malloc(count * sizeof(uint32_t))
+    try:
+        if variants == NULL or weights == NULL:
+            raise MemoryError()
+        for index in range(count):
+            variant, end = serve.split[index]
+            variants[index] = variant
+            weights[index] = end - previous
+            previous = end
+        return _check(sk_flag_serve_split(built, target, variants, weights, <size_t>count), path)
+    finally:
+        PyMem_Free(variants)
+        PyMem_Free(weights)
+
+
+cdef tuple _names_of(object parsed):
+    """The flat (name, name UTF-8, ...) tuple of the distinct attributes a flag reads: every
+    condition's, and bucket_by's."""
     cdef list flat = []
     seen = set()
-    for rule in rules:
-        if rule.attribute not in seen:
-            seen.add(rule.attribute)
-            flat.extend((intern(rule.attribute), rule.attribute_utf8))
+    names = [condition.attribute for rule in parsed.typed_rules for condition in rule.conditions]
+    if parsed.bucket_by is not None:
+        names.append(parsed.bucket_by)
+    for name in names:
+        if name not in seen:
+            seen.add(name)
+            flat.extend((intern(name), utf8(name)))
     return tuple(flat)
 
 
@@ -563,3 +773,12 @@ def bucket(flag_key, user_key):
     cdef bytes flag_bytes = _surrogate_utf8(flag_key)
     cdef bytes user_bytes = _surrogate_utf8(user_key)
     return sk_bucket(flag_bytes, len(flag_bytes), user_bytes, len(user_bytes))
+
+
+def parse_number(text):
+    """text read as a JSON number by the C core (correctly rounded, no locale), or None."""
+    cdef bytes encoded = _surrogate_utf8(text)
+    cdef double out
+    if sk_number_parse(encoded, len(encoded), &out) != SK_OK:
+        return None
+    return out

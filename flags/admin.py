@@ -14,7 +14,13 @@ from django.utils.html import format_html
 
 from flags import selectors, services
 from flags.exceptions import FlagNotFound, FlagValidationError, VersionMismatch
-from flags.forms import TOP_LEVEL_FIELDS, FlagAdminForm, RuleAdminForm, TryUserForm
+from flags.forms import (
+    TOP_LEVEL_FIELDS,
+    FlagAdminForm,
+    FlagListEditForm,
+    RuleAdminForm,
+    TryUserForm,
+)
 from flags.models import MAX_RULES, ApiKey, ChangeRecord, Flag, Rule
 from flags.store import process_flag_store
 
@@ -70,11 +76,12 @@ class FlagAdmin(admin.ModelAdmin):
         "is_enabled",
         "rollout_display",
         "rule_count",
+        "client_side",
         "version",
         "updated_at",
     )
     list_editable = ("is_enabled",)
-    list_filter = ("is_enabled",)
+    list_filter = ("is_enabled", "client_side")
     search_fields = ("key", "description")
     ordering = ("key",)
     actions = ("enable_flags", "disable_flags")
@@ -82,6 +89,25 @@ class FlagAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Flag]:
         return selectors.flag_list_with_rule_counts()
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[ModelForm]:
+        return FlagListEditForm
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().changelist_view(request, extra_context)
+        except VersionMismatch as error:
+            # The list is saved in one transaction: nothing of this save was kept.
+            self.message_user(
+                request,
+                f"Nothing saved: flag {error.key!r} was changed by someone else since this page "
+                "was opened (its version is now "
+                f"{error.current}). Review the list below and apply your change again.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
 
     def get_readonly_fields(self, request: HttpRequest, obj: Flag | None = None) -> tuple[str, ...]:
         # A key is a flag's identity in every SDK: it is never renamed.

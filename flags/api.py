@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -19,7 +22,7 @@ from flags.api_keys import Principal, actor_name
 from flags.authentication import BearerKeyAuthentication, CanReadFlags, ReadOrWriteByMethod
 from flags.exception_handler import error_json_response
 from flags.exceptions import FlagNotFound, FlagValidationError
-from flags.parsers import StrictJSONParser
+from flags.parsers import ExactContentNegotiation, StrictJSONParser
 from flags.serializers import (
     ChangeRecordSerializer,
     ErrorSerializer,
@@ -30,6 +33,8 @@ from flags.serializers import (
     FlagSerializer,
 )
 from flags.store import process_flag_store
+from flags.validation import key_problem
+from sidekick.metrics import evaluation_counted
 
 ERRORS = {
     code: OpenApiResponse(ErrorSerializer, description=text)
@@ -52,6 +57,9 @@ IF_MATCH = OpenApiParameter(
 )
 # An If-Match that names no integer version can never match (RFC 9110): it fails with 412.
 _UNMATCHABLE_VERSION = -1
+# ASCII digits only (str.isdigit also accepts "²"), and no more than a version can have: a
+# 64-bit counter has 19 digits, and int() refuses more than 4,300.
+_VERSION_TAG = re.compile(r"[0-9]{1,19}")
 
 
 def if_match_version(request: Request) -> int | None:
@@ -60,7 +68,7 @@ def if_match_version(request: Request) -> int | None:
     if raw is None or raw.strip() == "*":
         return None
     text = raw.strip().removeprefix("W/").strip('"')
-    return int(text) if text.isdigit() else _UNMATCHABLE_VERSION
+    return int(text) if _VERSION_TAG.fullmatch(text) else _UNMATCHABLE_VERSION
 
 
 def _actor(request: Request) -> str:
@@ -71,6 +79,14 @@ def _actor(request: Request) -> str:
 class _ApiView(APIView):
     authentication_classes = (BearerKeyAuthentication,)
     parser_classes = (StrictJSONParser,)
+    content_negotiation_class = ExactContentNegotiation
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # A key no flag can have (a NUL, a space, 10,000 characters) names no flag: answered
+        # here rather than sent to the database, which may refuse it with an error.
+        if "key" in kwargs and key_problem(kwargs["key"]) is not None:
+            raise FlagNotFound(kwargs["key"])
 
 
 class FlagListApi(_ApiView):
@@ -213,6 +229,7 @@ class EvaluateApi(_ApiView):
     def post(self, request: Request) -> Response:
         flag_key, user_key, attributes = _evaluate_input(request.data)
         evaluation = process_flag_store().evaluate(flag_key, user_key, attributes)
+        evaluation_counted(evaluation.reason)  # ops: metrics (keep through the refactor)
         return Response(
             {
                 "flag": flag_key,
@@ -224,6 +241,25 @@ class EvaluateApi(_ApiView):
         )
 
 
+@csrf_exempt
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-    """Any other path under /api/: the JSON error shape rather than Django's HTML page."""
+    """Any other path under /api/, any method: the JSON error shape, not Django's HTML pages.
+
+    Exempt from CSRF: the API takes no cookies, and a POST to a mistyped path must read as
+    "no such path" rather than as an authentication problem.
+    """
+    path = request.path
+    if path.endswith("/") and path.rstrip("/") and _routes_to_the_api(path.rstrip("/")):
+        return error_json_response(
+            status.HTTP_404_NOT_FOUND,
+            f"Not found. API paths have no trailing slash: use {path.rstrip('/')}",
+        )
     return error_json_response(status.HTTP_404_NOT_FOUND, "Not found.")
+
+
+def _routes_to_the_api(path: str) -> bool:
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    return match.func is not api_not_found

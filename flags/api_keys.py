@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -53,13 +54,19 @@ def new_secret(role: Role) -> tuple[str, str]:
     return f"sk_{role}_{token}", f"sk_{role}_{token[:PREFIX_RANDOM_CHARS]}"
 
 
+# What a database key can be made of (token_urlsafe's alphabet), with room for longer tokens;
+# anything else (a NUL, spaces, a megabyte) is refused before it is hashed or queried.
+_KEY_SHAPE = re.compile(
+    rf"sk_(?:admin|server|client)_[A-Za-z0-9_-]{{{PREFIX_RANDOM_CHARS + 1},200}}"
+)
+
+
 def prefix_of(raw_key: str) -> str | None:
     """The visible prefix a well-formed raw key must have, or None for a malformed key."""
-    for role in ROLES:
-        head = f"sk_{role}_"
-        if raw_key.startswith(head) and len(raw_key) > len(head) + PREFIX_RANDOM_CHARS:
-            return raw_key[: len(head) + PREFIX_RANDOM_CHARS]
-    return None
+    if not _KEY_SHAPE.fullmatch(raw_key):
+        return None
+    head = raw_key[: raw_key.index("_", 3) + 1]
+    return raw_key[: len(head) + PREFIX_RANDOM_CHARS]
 
 
 def active_key_exists() -> bool:
@@ -67,14 +74,11 @@ def active_key_exists() -> bool:
 
 
 def auth_enabled() -> bool:
-    """False only in local development (DEBUG) with no SDK_KEY and no active database key."""
-    if settings.SDK_KEY or not settings.DEBUG:
-        return True
-    try:
-        return active_key_exists()
-    except DatabaseError:
-        # Fail closed: an unreadable key table must never switch authentication off.
-        return True
+    """False only when configured so at start (SIDEKICK_AUTH_DISABLED, refused with debug off).
+
+    Never decided by data: revoking the last key must not open the API to anyone.
+    """
+    return not settings.SIDEKICK_AUTH_DISABLED
 
 
 def _sdk_key_matches(raw_key: str) -> bool:

@@ -29,11 +29,11 @@ class BearerKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Keys in the URL are accepted only by /stream; send Authorization: Bearer <key>."
             )
-        if not auth_enabled():
-            return ANONYMOUS_DEVELOPER, ANONYMOUS_DEVELOPER
         header = get_authorization_header(request).split()
         if not header:
-            return None
+            # Development without keys (SIDEKICK_AUTH_DISABLED): only a request with no
+            # credentials is anonymous; a key that is sent is still checked.
+            return None if auth_enabled() else (ANONYMOUS_DEVELOPER, ANONYMOUS_DEVELOPER)
         if header[0].lower() != b"bearer" or len(header) != 2:
             raise exceptions.AuthenticationFailed("Expected Authorization: Bearer <key>.")
         try:

@@ -4,17 +4,19 @@ Two ways, both returning the change events that took effect (the caller fans the
 
 - `catch_up_store`: quick and cheap, from the change records written after the last one this
   process has seen (a management command's writes, another instance's when no Redis joins them);
-- `reconcile_store`: the slow safety net, by comparing every flag's version with the database.
+- `reconcile_store`: the slow safety net, by comparing every flag with the database, in both
+  directions (the database is the truth: a store ahead of it or holding other content is
+  overruled too).
 
-Store versions are compared, never overwritten blindly: an event that already arrived otherwise
-changes nothing when it comes again.
+Catching up compares versions, never overwriting blindly: an event that already arrived
+otherwise changes nothing when it comes again.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection, transaction
 
 from flags.events import ChangeEvent, delete_event, upsert_event
 from flags.models import ChangeAction, ChangeRecord
@@ -23,12 +25,10 @@ from flags.selectors import (
     changes_after,
     deleted_versions,
     flag_list_wire,
-    flag_versions,
     revoked_key_count,
     revoked_key_ids,
 )
-from flags.store import ProcessFlagStore, process_flag_store
-from flags.wire import WireFlag
+from flags.store import Held, process_flag_store
 
 
 class Watermarks(NamedTuple):
@@ -82,41 +82,68 @@ def catch_up_store(after_change_id: int) -> tuple[list[ChangeEvent], int]:
     return events, newest
 
 
-def reconcile_store() -> list[ChangeEvent]:
-    """Applies to the process store whatever the database has that it lacks; returns the events.
+class Reconciliation(NamedTuple):
+    """What a reconciliation changed in the store."""
 
-    Store versions are read BEFORE the database: a flag absent from the database was deleted
-    only if the store had it before the read; a flag that arrived since is left alone (its
-    delete tombstone, at the version read + 1, is then not newer and changes nothing).
+    # The events that took effect, to fan out: an UPSERT with the database's flag, a DELETE
+    # for a flag the database does not have.
+    events: list[ChangeEvent]
+    # Whether the store held something the database does not (a version ahead of it, other
+    # content at the same version, a flag it never had): SDKs may hold it too, and apply only
+    # newer versions, so their streams must start a fresh set (see UpdateHub.reconcile).
+    overruled: bool
+
+
+def reconcile_store() -> Reconciliation:
+    """Makes the process store equal to the database, in both directions.
+
+    The database is the truth: a flag the store lacks or holds at an older version is applied
+    as usual; a flag it holds ahead of the database, or differently at the same version, is
+    overruled by the database's, and one the database does not have is removed. What the store
+    holds is read BEFORE the database, and a repair only applies if the key still holds what
+    was read (`ProcessFlagStore.overrule`), so a change that arrives during the read is never
+    undone (a newer version of it is in the database by then; the next round checks again).
     """
     store = process_flag_store()
-    before = store.versions()
+    before = store.holdings()
     # This runs on a worker thread outside any request: open a fresh connection, never keep one.
     close_old_connections()
     try:
-        database_versions = dict(flag_versions())
-        stale = {
-            key
-            for key, version in database_versions.items()
-            if version > before.get(key, -1) and version > _current_version(store, key)
-        }
-        fresh = [flag for flag in flag_list_wire() if flag["key"] in stale] if stale else []
-        gone = [key for key in before if key not in database_versions]
-        tombstones = deleted_versions() if gone else {}
+        outermost = not connection.in_atomic_block
+        with transaction.atomic():
+            if outermost:  # (only a transaction's first statement may set its isolation)
+                _read_one_snapshot()  # flags, rules and tombstones of one moment
+            database = {flag["key"]: flag for flag in flag_list_wire()}
+            gone = [key for key, held in before.items() if held.flag is not None]
+            gone = [key for key in gone if key not in database]
+            tombstones = deleted_versions() if gone else {}
     finally:
         close_old_connections()
     events: list[ChangeEvent] = []
-    for flag in fresh:
+    overruled = False
+    for key, flag in database.items():
+        held = before.get(key, Held(None, 0))
+        if held.flag == flag:
+            continue
         upsert = upsert_event(flag)
-        if store.apply(upsert):
+        if held.version < int(flag["version"]):  # behind: the usual versioned apply
+            if store.apply(upsert):
+                events.append(upsert)
+        elif store.overrule(key, held, flag):
             events.append(upsert)
+            overruled = True
     for key in gone:
-        # The tombstone's version when the database has one; at least one past what we held.
-        version = max(int(tombstones.get(key, 0)), before[key] + 1)
-        delete = delete_event(key, version)
-        if store.apply(delete):
-            events.append(delete)
-    return events
+        held = before[key]
+        deleted = int(tombstones.get(key, 0))
+        if deleted > held.version:  # a delete the store missed
+            delete = delete_event(key, deleted)
+            if store.apply(delete):
+                events.append(delete)
+        elif store.overrule(key, held, None, deleted):
+            # One past what was held, so an SDK holding that flag drops it.
+            events.append(delete_event(key, max(deleted, held.version + 1)))
+            overruled = True
+    return Reconciliation(events, overruled)
 
 
 def load_store() -> int:
@@ -128,6 +155,13 @@ def load_store() -> int:
         close_old_connections()
 
 
-def _current_version(store: ProcessFlagStore, key: str) -> int:
-    flag: WireFlag | None = store.get(key)
-    return int(flag.get("version") or 0) if flag is not None else -1
+def _read_one_snapshot() -> None:
+    """Makes the current transaction read one snapshot (PostgreSQL reads each statement's own).
+
+    Without it, a flag read by one query and its rules by the next could belong to two
+    versions, and the reconciliation would take that mix for a store that differs. SQLite
+    transactions already read one snapshot.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")

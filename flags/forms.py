@@ -6,12 +6,13 @@ import json
 from typing import Any
 
 from django import forms
+from django.utils.safestring import SafeString
 
 from flags.exceptions import FlagValidationError
 from flags.models import MAX_VALUES_PER_RULE, Flag, Rule
 from flags.validation import validate_flag_patch
 
-TOP_LEVEL_FIELDS = ("key", "is_enabled", "rollout_percentage", "description")
+TOP_LEVEL_FIELDS = ("key", "is_enabled", "rollout_percentage", "description", "client_side")
 
 
 def _apply_errors(form: forms.BaseForm, errors: dict[str, list[str]], prefix: str = "") -> None:
@@ -23,10 +24,16 @@ def _apply_errors(form: forms.BaseForm, errors: dict[str, list[str]], prefix: st
             form.add_error(field, f"{path}: {message}" if field is None else message)
 
 
+STALE_PAGE = "This page is out of date: reload it before saving."
+
+
 class FlagAdminForm(forms.ModelForm):
     # The version the page was opened at: saving over someone else's newer change is refused
-    # (like If-Match) instead of silently replacing their rules.
-    expected_version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # (like If-Match) instead of silently replacing their rules. Required when editing: a write
+    # that does not say what it was based on cannot be checked.
+    expected_version = forms.IntegerField(
+        required=False, widget=forms.HiddenInput, error_messages={"required": STALE_PAGE}
+    )
 
     class Meta:
         model = Flag
@@ -36,6 +43,7 @@ class FlagAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["expected_version"] = self.instance.version
+            self.fields["expected_version"].required = True
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -48,6 +56,41 @@ class FlagAdminForm(forms.ModelForm):
         except FlagValidationError as error:
             _apply_errors(self, error.errors)
         return cleaned
+
+
+class _WithVersionBoundField(forms.BoundField):
+    """Renders the checkbox together with its row's hidden expected_version.
+
+    The changelist renders only the list_editable columns (and the primary key) of each row's
+    form, so the version rides in the editable cell it protects.
+    """
+
+    def __str__(self) -> SafeString:
+        version = self.form["expected_version"]
+        return version.errors.__str__() + super().__str__() + version.__str__()
+
+
+class _VersionedBooleanField(forms.BooleanField):
+    def get_bound_field(self, form: forms.BaseForm, field_name: str) -> forms.BoundField:
+        return _WithVersionBoundField(form, self, field_name)
+
+
+class FlagListEditForm(forms.ModelForm):
+    """One row of the flag list's editable `is_enabled` column, checked against its version."""
+
+    is_enabled = _VersionedBooleanField(required=False)
+    expected_version = forms.IntegerField(
+        widget=forms.HiddenInput, error_messages={"required": STALE_PAGE}
+    )
+
+    class Meta:
+        model = Flag
+        fields = ("is_enabled",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["expected_version"] = self.instance.version
 
 
 def split_values(text: str) -> list[str]:

@@ -32,6 +32,16 @@ class Flag(models.Model):
     is_enabled = models.BooleanField(default=False)
     rollout_percentage = models.PositiveSmallIntegerField(null=True, blank=True)
     description = models.TextField(null=True, blank=True)
+    # Whether client keys (public, in web pages) see the flag, rules included. New flags are
+    # private; the database default also covers rows inserted by a process that predates it.
+    client_side = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text=(
+            "Client keys (browsers, mobile apps) see this flag, and anyone holding such a key "
+            "can read its rules. Keep private targeting on flags that are not client-side."
+        ),
+    )
     version = models.PositiveBigIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField()
@@ -152,3 +162,27 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class DeploymentIdentity(models.Model):
+    """This deployment's name on a shared channel layer and the secret its relay signs with.
+
+    One row, made by the migration that creates the table (`0003_deployment_identity`): every
+    process on this database reads the same row, so instances of one deployment share it
+    without configuration, and another deployment (another database) never has the same one.
+    """
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID)
+    deployment_id = models.CharField(max_length=64, unique=True)
+    relay_secret = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = (
+            models.CheckConstraint(condition=models.Q(id=1), name="deployment_identity_single_row"),
+        )
+
+    def __str__(self) -> str:
+        return f"deployment {self.deployment_id}"

@@ -37,6 +37,9 @@ class FlagSerializer(serializers.Serializer):
     is_enabled = serializers.BooleanField()
     rollout_percentage = serializers.IntegerField(min_value=0, max_value=100, allow_null=True)
     description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, allow_null=True)
+    client_side = serializers.BooleanField(
+        help_text="Whether client keys (browser, mobile) see the flag; its rules become public."
+    )
     rules = RuleSerializer(many=True, max_length=MAX_RULES)  # type: ignore[call-arg]
     version = serializers.IntegerField(read_only=True, min_value=1)
     updated_at = serializers.DateTimeField(read_only=True)
@@ -52,6 +55,13 @@ class FlagCreateSerializer(serializers.Serializer):
     )
     description = serializers.CharField(
         max_length=DESCRIPTION_MAX_LENGTH, allow_null=True, required=False, default=None
+    )
+    client_side = serializers.BooleanField(
+        required=False,
+        help_text=(
+            "Whether client keys see the flag (its rules become public). Absent: false for a "
+            "new flag; a replaced flag keeps its current value."
+        ),
     )
     rules = RuleSerializer(many=True, max_length=MAX_RULES, required=False)  # type: ignore[call-arg]
     version = serializers.IntegerField(

@@ -118,6 +118,8 @@ def _upsert_once(*, fields: dict[str, Any], actor: str, if_match: int | None) ->
     flag.is_enabled = fields["is_enabled"]
     flag.rollout_percentage = fields["rollout_percentage"]
     flag.description = fields["description"]
+    # Absent: a new flag keeps the model's default (false), a replaced one its current value.
+    flag.client_side = fields.get("client_side", flag.client_side)
     flag.updated_at = now
     flag.save()
     after = flag_to_wire(flag, _write_rules(flag, fields["rules"]))
@@ -145,7 +147,7 @@ def flag_patch(*, key: str, data: Any, actor: str, if_match: int | None = None) 
     _check_if_match(key=key, if_match=if_match, current=flag.version)
     rules = _ordered_rules(flag)
     before = flag_to_wire(flag, rules)
-    for name in ("is_enabled", "rollout_percentage", "description"):
+    for name in ("is_enabled", "rollout_percentage", "description", "client_side"):
         if name in fields:
             setattr(flag, name, fields[name])
     flag.version += 1

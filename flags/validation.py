@@ -25,7 +25,7 @@ from flags.models import (
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # Fields a client may send; `version` and `updated_at` are the server's and ignored on input, so a
 # client can send back exactly what it read.
-WRITABLE_FIELDS = ("key", "is_enabled", "rollout_percentage", "description", "rules")
+WRITABLE_FIELDS = ("key", "is_enabled", "rollout_percentage", "description", "rules", "client_side")
 IGNORED_FIELDS = ("version", "updated_at")
 RULE_FIELDS = ("attribute", "operator", "values")
 
@@ -67,6 +67,11 @@ def _check_key(errors: Errors, value: Any) -> None:
 def _check_is_enabled(errors: Errors, value: Any) -> None:
     if not isinstance(value, bool):
         _add(errors, "is_enabled", "Must be a boolean (true or false).")
+
+
+def _check_client_side(errors: Errors, value: Any) -> None:
+    if not isinstance(value, bool):
+        _add(errors, "client_side", "Must be a boolean (true or false).")
 
 
 def _check_rollout(errors: Errors, value: Any) -> None:
@@ -150,6 +155,7 @@ _CHECKS = {
     "rollout_percentage": _check_rollout,
     "description": _check_description,
     "rules": _check_rules,
+    "client_side": _check_client_side,
 }
 
 
@@ -171,15 +177,23 @@ def _validate_fields(data: Any, *, partial: bool) -> dict[str, Any]:
 
 
 def validate_flag(data: Any) -> dict[str, Any]:
-    """A whole flag (create or replace): the writable fields with their defaults filled in."""
+    """A whole flag (create or replace): the writable fields with their defaults filled in.
+
+    Except `client_side`, present only when sent: a new flag without it is not client-side, and
+    a replace without it keeps the flag's current value (a v1 body, which cannot know the
+    field, must not hide a flag from browsers).
+    """
     fields = _validate_fields(data, partial=False)
-    return {
+    whole = {
         "key": fields["key"],
         "is_enabled": fields.get("is_enabled", False),
         "rollout_percentage": fields.get("rollout_percentage"),
         "description": fields.get("description"),
         "rules": [_copy_rule(rule) for rule in fields.get("rules", [])],
     }
+    if "client_side" in fields:
+        whole["client_side"] = fields["client_side"]
+    return whole
 
 
 def validate_flag_patch(data: Any) -> dict[str, Any]:

@@ -33,6 +33,7 @@ def flag_to_wire(flag: Flag, rules: list[Rule]) -> WireFlag:
         "is_enabled": flag.is_enabled,
         "rollout_percentage": flag.rollout_percentage,
         "description": flag.description,
+        "client_side": flag.client_side,
         "rules": [rule_to_wire(rule) for rule in rules],
         "version": flag.version,
         "updated_at": format_timestamp(flag.updated_at),

@@ -18,3 +18,5 @@ $(PEERS_STAMP): benchmarks/requirements-python-peers.txt pyproject.toml setup.py
 
 bench-python: $(PEERS_STAMP)
 	$(PEERS_VENV)/bin/python benchmarks/eval_python.py
+	$(PEERS_VENV)/bin/python benchmarks/unleash_compat.py
+	SIDEKICK_NO_EXTENSIONS=1 $(PEERS_VENV)/bin/python benchmarks/unleash_compat.py

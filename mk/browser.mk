@@ -13,23 +13,20 @@ BROWSER_NPM := $(BROWSER_DIR)/node_modules/.package-lock.json
 BROWSER_BENCH_DIR := benchmarks/browser
 BROWSER_BENCH_NPM := $(BROWSER_BENCH_DIR)/node_modules/.package-lock.json
 
-# The core's sources are compiled in place (no copy) beside one wasm-only allocator shim.
-# wasm32-wasi gives malloc; reactor model: no main, `_initialize` runs constructors.
+# The compiler flags live in the package's build script, which its npm `prepare` also runs.
 WASM_CC ?= clang
-WASM_CFLAGS := --target=wasm32-wasi -mexec-model=reactor -std=c11 -O2 -flto \
-  -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Werror -Ievalcore/include
-WASM_LDFLAGS := -Wl,--strip-all -Wl,--gc-sections -Wl,-z,stack-size=65536
 WASM_SOURCES := $(wildcard evalcore/src/*.c) $(BROWSER_DIR)/src/wasm_memory.c
 
 .PHONY: build-browser test-browser lint-browser bench-browser
 
-$(BROWSER_WASM): $(WASM_SOURCES) $(wildcard evalcore/src/*.h) evalcore/include/sidekick.h mk/browser.mk
+$(BROWSER_WASM): $(WASM_SOURCES) $(wildcard evalcore/src/*.h) evalcore/include/sidekick.h \
+		$(BROWSER_DIR)/scripts/build-wasm.mjs
 	@scripts/install-system-deps.sh wasm
-	@mkdir -p $(BROWSER_DIST)
-	$(WASM_CC) $(WASM_CFLAGS) $(WASM_LDFLAGS) -o $@ $(WASM_SOURCES)
+	WASM_CC=$(WASM_CC) node $(BROWSER_DIR)/scripts/build-wasm.mjs
 
+# Scripts off: make builds the wasm and the glue itself (the package's `prepare` is for npm users).
 $(BROWSER_NPM): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
-	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(BROWSER_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
 $(BROWSER_GLUE): $(BROWSER_NPM) $(wildcard $(BROWSER_DIR)/src/*.ts) $(BROWSER_DIR)/tsconfig.json $(BROWSER_DIR)/tsconfig.types.json
 	cd $(BROWSER_DIR) && rm -f dist/*.js dist/*.d.ts && node_modules/.bin/tsc -p . && node_modules/.bin/tsc -p tsconfig.types.json

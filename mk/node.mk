@@ -11,8 +11,9 @@ NODE_BENCH_MODULES := benchmarks/node/node_modules/.package-lock.json
 
 .PHONY: lint-node test-node bench-node node-build
 
+# Scripts off: make builds the addon and the TypeScript itself (`prepare`/`install` are for npm users).
 $(NODE_MODULES): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
-	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(NODE_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(NODE_ADDON): $(NODE_DIR)/src/addon.c $(NODE_DIR)/scripts/build-addon.mjs $(CORE_SOURCES)

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and tests need, only those that are missing.
-# Usage: scripts/install-system-deps.sh [group...]   groups: build c node wasm browser services bench (default: all)
+# Usage: scripts/install-system-deps.sh [group...]   groups: build c node wasm browser services bench ops image (default: all but image)
 set -euo pipefail
 
 groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(c node wasm browser services bench)
+[ ${#groups[@]} -gt 0 ] || groups=(c node wasm browser services bench ops)
 
 missing=()
 need() { # need <command-or-path> <package...>
@@ -27,6 +27,10 @@ for group in "${groups[@]}"; do
     # The fault tests start a private redis-server they can stop and restart.
     services) need redis-server redis-server ;;
     bench) need valgrind valgrind ;;
+    # The compose file's nginx configuration is checked with `nginx -t` (tests/ops).
+    ops) need nginx nginx-light ;;
+    # `make image`: buildah builds docker/Dockerfile without a daemon, on a debootstrapped base.
+    image) need buildah buildah crun; need debootstrap debootstrap ;;
     *) echo "unknown group: $group" >&2; exit 2 ;;
   esac
 done

@@ -8,9 +8,14 @@ SIDEKICK_DEBUG=0.
 from __future__ import annotations
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from sidekick.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SIDEKICK_VAR_DIR", BASE_DIR / "var"))
@@ -46,6 +51,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
     "flags",
     "streaming",
 ]
@@ -58,6 +64,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "sidekick.middleware.RouteLabelMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "sidekick.urls"
@@ -147,6 +156,21 @@ SIDEKICK_STREAM_MAX_UNSENT_BYTES = int(
 # load spreads again over processes started later; 0 turns it off.
 SIDEKICK_STREAM_MAX_AGE_SECONDS = float(os.environ.get("SIDEKICK_STREAM_MAX_AGE_SECONDS", "3600"))
 
+# The deployment's identity on a shared channel layer (streaming/relay.py, flags/deployment.py):
+# its id names the relay's group and its secret signs every relayed message. Both are made once
+# in the database by the first migrate and shared by every instance on that database; set them
+# here only to pin them (e.g. a rebuilt database that must keep talking to running instances).
+SIDEKICK_DEPLOYMENT_ID = os.environ.get("SIDEKICK_DEPLOYMENT_ID") or None
+SIDEKICK_RELAY_SECRET = os.environ.get("SIDEKICK_RELAY_SECRET") or None
+if SIDEKICK_DEPLOYMENT_ID is not None and not re.fullmatch(
+    r"[A-Za-z0-9_.-]{1,64}", SIDEKICK_DEPLOYMENT_ID
+):
+    raise ImproperlyConfigured(
+        "SIDEKICK_DEPLOYMENT_ID must be 1-64 characters of A-Z a-z 0-9 _ . -"
+    )
+if SIDEKICK_RELAY_SECRET is not None and len(SIDEKICK_RELAY_SECRET) < 32:
+    raise ImproperlyConfigured("SIDEKICK_RELAY_SECRET must be at least 32 characters")
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -179,13 +203,65 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("PUBLIC_DIR") or VAR_DIR / "public")
 
+# Operations: logs, metrics, TLS behind a proxy, admin login limits (docs/operations.md). -------
+
 LOG_LEVEL = os.environ.get("SIDEKICK_LOG_LEVEL", "INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {
-        name: {"handlers": ["console"], "level": LOG_LEVEL}
-        for name in ("sidekick", "flags", "streaming")
-    },
-}
+# `text` (default) or `json`: one object per line for log collectors. Secrets are redacted in both.
+SIDEKICK_LOG_FORMAT = os.environ.get("SIDEKICK_LOG_FORMAT", "text").strip().lower()
+LOGGING = logging_config(log_format=SIDEKICK_LOG_FORMAT, level=LOG_LEVEL)
+
+# /metrics answers only a request bearing this token; unset, the endpoint does not exist.
+SIDEKICK_METRICS_TOKEN = os.environ.get("SIDEKICK_METRICS_TOKEN") or None
+# Where `manage.py serve --workers N` keeps the workers' shared metric files (emptied at start);
+# unset, a fresh temporary directory.
+SIDEKICK_METRICS_DIR = os.environ.get("SIDEKICK_METRICS_DIR") or None
+
+# TLS ends at the proxy in front. Everything that depends on it is off by default and on in the
+# production environment docs/deploy.md lists (`manage.py check --deploy` names any left off).
+if _env_bool("SIDEKICK_TRUST_X_FORWARDED_PROTO", False):
+    # Only behind a proxy that sets this header itself: a client could otherwise claim HTTPS.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = _env_bool("SIDEKICK_HTTPS_REDIRECT", False)
+# Probes and scrapers talk plain HTTP to the process itself (they are answered before Django
+# anyway; listed so the rule reads complete).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("SIDEKICK_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SIDEKICK_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = _env_bool("SIDEKICK_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _env_bool("SIDEKICK_SECURE_COOKIES", False)
+SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Admin logins: django-axes locks out a client address, and separately a user name, after
+# SIDEKICK_LOGIN_FAILURE_LIMIT failures, for SIDEKICK_LOGIN_COOLOFF_MINUTES. Every failure is
+# logged (logger `axes`) and kept in the database (the admin page Axes: Access failures).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("SIDEKICK_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("SIDEKICK_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# The audit line names who tried and from where (axes masks both by default); passwords are
+# never logged.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+# The client address is REMOTE_ADDR, which daphne --proxy-headers takes from X-Forwarded-For.
+
+# Hardening (docs/security.md has every limit and the layer that enforces it).
+# A request (headers and body) must arrive whole within this many seconds of the connection being
+# ready for it, or it is answered 408 and closed (sidekick/server.py); 0 turns the bound off.
+SIDEKICK_REQUEST_READ_TIMEOUT_SECONDS = float(
+    os.environ.get("SIDEKICK_REQUEST_READ_TIMEOUT_SECONDS", "30")
+)
+# Local development without keys: only when configured so at start, never with debug off
+# (flags/startup.py refuses it). No change of data (revoking the last key) ever switches
+# authentication off.
+SIDEKICK_AUTH_DISABLED = _env_bool("SIDEKICK_AUTH_DISABLED", False)
+# True when DJANGO_SECRET_KEY is unset and the development secret above is in use: refused with
+# debug off (flags/startup.py).
+SIDEKICK_DEV_SECRET_KEY = not os.environ.get("DJANGO_SECRET_KEY")

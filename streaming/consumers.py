@@ -2,7 +2,8 @@
 
 A Channels async consumer speaking the ASGI HTTP protocol directly: `http.request` authenticates,
 subscribes the connection to the process's hub (before the snapshot is read, so no change can
-fall between them), writes the shared snapshot bytes and returns — the consumer keeps running
+fall between them), writes the shared snapshot bytes of its audience (a client key's stream
+reads the client view, `streaming.protocol.ClientView`) and returns — the consumer keeps running
 until `http.disconnect`, which unsubscribes it. (Channels' AsyncHttpConsumer cannot do this: it
 ends the response when `handle()` returns and cannot see a disconnect while `handle()` runs.)
 
@@ -27,12 +28,12 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from flags import api_keys
+from flags.models import ApiKeyRole
 from flags.store import process_flag_store
 from flags.wire import encode_json
 from streaming.fanout import StreamSubscriber
 from streaming.hub import update_hub
 from streaming.limits import Refusal
-from streaming.protocol import snapshot_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +181,11 @@ def check_stream_credentials(authorization: str | None, query_key: str | None) -
         close_old_connections()
 
 
+def reads_client_view(principal: Any) -> bool:
+    """Client keys are public (they sit in web pages): their streams get the client view."""
+    return getattr(principal, "role", None) == ApiKeyRole.CLIENT
+
+
 class StreamConsumer(AsyncConsumer):
     # No per-connection channel-layer channel (see the module docstring): an alias that names
     # no configured layer makes Channels skip creating one.
@@ -212,14 +218,16 @@ class StreamConsumer(AsyncConsumer):
         hub = update_hub()
         await hub.ensure_started()
         streams = hub.streams
-        subscribed = streams.subscribe(self.base_send, getattr(principal, "key_id", None))
+        subscribed = streams.subscribe(
+            self.base_send, getattr(principal, "key_id", None), client=reads_client_view(principal)
+        )
         if isinstance(subscribed, Refusal):
             retry_after = str(subscribed.retry_after).encode()
             await self._error(429, subscribed.detail, [(b"retry-after", retry_after)])
             return
         self.subscriber = subscribed
         try:
-            snapshot = snapshot_bytes.of(process_flag_store())
+            snapshot = streams.snapshot_for(self.subscriber, process_flag_store())
             await self.send(
                 {
                     "type": "http.response.start",

@@ -4,6 +4,11 @@ Changes are queued in the outbox (from any thread), and one task takes them in o
 each to all streams (`LocalStreams.write_to_all`): straight onto the sockets through
 `streaming.direct_write` where daphne allows it (one `send_to_all` call for the whole slice),
 through each stream's ASGI send otherwise. Keep-alives take the same path.
+
+Streams opened with a client key read the client view (`streaming.protocol.ClientView`): each
+change is encoded once for them and once for every other stream, and the streams are kept by
+audience (`LocalStreams.audiences`), so each audience is walked with its own bytes exactly as
+one set of streams is (a change invisible to client keys skips their walk).
 """
 
 from __future__ import annotations
@@ -19,9 +24,16 @@ from typing import Any
 from django.conf import settings
 
 from flags.events import ChangeEvent
+from flags.store import ProcessFlagStore
 from streaming import direct_write
 from streaming.limits import Refusal, StreamSlots
-from streaming.protocol import KEEPALIVE_CHUNK, goodbye_chunk, update_chunk
+from streaming.protocol import (
+    KEEPALIVE_CHUNK,
+    ClientView,
+    goodbye_chunk,
+    snapshot_bytes,
+    update_chunk,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +53,16 @@ CLOSE_GRACE_SECONDS = 15.0
 # The ASGI `send` of an open response.
 AsgiSend = Callable[[dict[str, Any]], Awaitable[None]]
 
+# One change's bytes for every stream, and for client streams (None: nothing for them).
+AudienceChunks = tuple[bytes, bytes | None]
+
 
 def body_message(chunk: bytes) -> dict[str, Any]:
     return {"type": "http.response.body", "body": chunk, "more_body": True}
+
+
+# The ASGI message that ends a response.
+END_MESSAGE: dict[str, Any] = {"type": "http.response.body", "body": b"", "more_body": False}
 
 
 class Delivery:
@@ -72,6 +91,7 @@ class StreamSubscriber:
 
     __slots__ = (
         "buffer",
+        "client",
         "expires_at",
         "farewell",
         "key_id",
@@ -85,9 +105,10 @@ class StreamSubscriber:
     # a slow reader and is closed. See docs/stream.md, "Limits".
     max_unsent = 1 << 20
 
-    def __init__(self, send: AsgiSend, key_id: int | None = None) -> None:
+    def __init__(self, send: AsgiSend, key_id: int | None = None, client: bool = False) -> None:
         self.send = send
         self.key_id = key_id  # the database API key that opened it (None: SDK_KEY, auth off)
+        self.client = client  # opened with a client key: reads the client view
         self.pending: list[dict[str, Any]] | None = []
         self.pending_bytes = 0
         self.writer: direct_write.DirectWriter | None = None
@@ -228,12 +249,17 @@ class LocalStreams:
 
     def __init__(self) -> None:
         self.subscribers: set[StreamSubscriber] = set()
+        # The same streams by audience, indexed by `StreamSubscriber.client`: each change walks
+        # each audience with its own bytes, with no per-stream choice in the loop.
+        self.audiences: tuple[set[StreamSubscriber], set[StreamSubscriber]] = (set(), set())
         # Keys revoked while this process runs: a key verified before is not trusted again.
         self.revoked_key_ids: set[int] = set()
         # Loop time of the last change fanned out: the collector waits for a quiet moment.
         self.last_change_at = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._outbox: asyncio.Queue[bytes] | None = None
+        self.client_view = ClientView()
+        # Chunks to write, and futures set once everything queued before them is written.
+        self._outbox: asyncio.Queue[AudienceChunks | asyncio.Future[None]] | None = None
         self.slots = StreamSlots()
         StreamSubscriber.max_unsent = int(settings.SIDEKICK_STREAM_MAX_UNSENT_BYTES)
         self.max_age = float(settings.SIDEKICK_STREAM_MAX_AGE_SECONDS)
@@ -248,24 +274,34 @@ class LocalStreams:
 
     # Subscribers ----------------------------------------------------------------------------
 
-    def subscribe(self, send: AsgiSend, key_id: int | None = None) -> StreamSubscriber | Refusal:
+    def subscribe(
+        self, send: AsgiSend, key_id: int | None = None, client: bool = False
+    ) -> StreamSubscriber | Refusal:
         """Registers a stream before it reads the snapshot; deliveries queue until `open`.
 
-        A stream over the process's or its key's limit is refused (see `streaming.limits`).
+        A stream over the process's or its key's limit is refused (see `streaming.limits`):
+        streams of both audiences share the same slots.
         """
         refusal = self.slots.take(key_id)
         if refusal is not None:
             return refusal
-        subscriber = StreamSubscriber(send, key_id)
+        subscriber = StreamSubscriber(send, key_id, client)
         if self.max_age > 0 and self.loop is not None:
             # ±20%: streams opened together (after a deploy) do not all leave together.
             subscriber.expires_at = self.loop.time() + self.max_age * random.uniform(0.8, 1.2)
         self.subscribers.add(subscriber)
+        self.audiences[subscriber.client].add(subscriber)
         return subscriber
 
+    def snapshot_for(self, subscriber: StreamSubscriber, store: ProcessFlagStore) -> bytes:
+        """The opening bytes of the subscriber's audience (read after subscribing it)."""
+        return self.client_view.snapshot(store) if subscriber.client else snapshot_bytes.of(store)
+
     def unsubscribe(self, subscriber: StreamSubscriber) -> None:
+        """Takes a stream out (of its audience too) and gives its slot back; once only."""
         if subscriber in self.subscribers:
             self.subscribers.remove(subscriber)
+            self.audiences[subscriber.client].discard(subscriber)
             self.slots.give_back(subscriber.key_id)
 
     async def opened(self, subscriber: StreamSubscriber) -> bool:
@@ -296,6 +332,17 @@ class LocalStreams:
         for subscriber in [s for s in self.subscribers if s.key_id == key_id and s.pending is None]:
             self.unsubscribe(subscriber)
             await subscriber.close_with(farewell)
+
+    async def end_every_stream(self) -> None:
+        """Ends every stream (on the loop), so that each SDK reconnects and starts a fresh set.
+
+        A plain end, without `goodbye`: none of the contract's reasons (`max_age`, `shutdown`,
+        `revoked`) says "your state may be wrong", and an SDK must reconnect at once. A stream
+        still sending its snapshot (which may predate the reason) is ended right after it.
+        """
+        for subscriber in list(self.subscribers):
+            self.unsubscribe(subscriber)
+            await subscriber.close_with(b"")
 
     def end_streams_of_threadsafe(self, key_id: int) -> None:
         """`end_streams_of` from any thread; only remembers the key while no loop runs."""
@@ -361,45 +408,79 @@ class LocalStreams:
 
     # Fan out --------------------------------------------------------------------------------
 
+    def audience_chunks(self, event: ChangeEvent) -> AudienceChunks:
+        """A change's bytes for every stream and for client streams, each encoded once."""
+        chunk = update_chunk(event)
+        return chunk, self.client_view.chunk(event, chunk)
+
     def fan_out(self, event: ChangeEvent) -> None:
         """Queues a change that took effect in the store for every local stream (on the loop)."""
         assert self._outbox is not None
-        self._outbox.put_nowait(update_chunk(event))
+        self._outbox.put_nowait(self.audience_chunks(event))
 
     def fan_out_threadsafe(self, event: ChangeEvent) -> None:
         """`fan_out` from any thread (a request's commit); nothing while no loop runs."""
         loop = self.loop
         if loop is None:
             return
-        chunk = update_chunk(event)
+        chunks = self.audience_chunks(event)
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         assert self._outbox is not None
         if running is loop:
-            self._outbox.put_nowait(chunk)
+            self._outbox.put_nowait(chunks)
         else:
             with contextlib.suppress(RuntimeError):  # the loop closed: the process is exiting
-                loop.call_soon_threadsafe(self._outbox.put_nowait, chunk)
+                loop.call_soon_threadsafe(self._outbox.put_nowait, chunks)
 
     async def run_outbox(self) -> None:
         """Takes queued changes in order and writes each to every stream."""
         assert self._outbox is not None
         loop = asyncio.get_running_loop()
         while True:
-            await self.write_to_all(Delivery(await self._outbox.get()))
+            item = await self._outbox.get()
+            if isinstance(item, asyncio.Future):
+                item.set_result(None)
+                continue
+            chunk, client_chunk = item
+            delivery = Delivery(chunk)
+            if client_chunk is None:
+                client_delivery = None
+            else:
+                client_delivery = delivery if client_chunk is chunk else Delivery(client_chunk)
+            await self.write_by_audience(delivery, client_delivery)
             self.last_change_at = loop.time()
 
+    async def flushed(self) -> None:
+        """Returns once every change queued before the call has been written to the streams."""
+        assert self._outbox is not None
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outbox.put_nowait(written)
+        await written
+
     async def write_to_all(self, delivery: Delivery) -> None:
-        """Sends one chunk to every stream, a slice at a time.
+        """Sends one chunk, the same for every audience, to every stream."""
+        await self.write_by_audience(delivery, delivery)
+
+    async def write_by_audience(self, delivery: Delivery, client_delivery: Delivery | None) -> None:
+        """Sends `delivery` to every stream but client streams, which get `client_delivery`
+        (None: nothing)."""
+        full_streams, client_streams = self.audiences
+        await self._write_to(full_streams, delivery)
+        if client_delivery is not None:
+            await self._write_to(client_streams, client_delivery)
+
+    async def _write_to(self, streams: set[StreamSubscriber], delivery: Delivery) -> None:
+        """Sends one chunk to each of `streams`, a slice at a time.
 
         Within a slice nothing awaits between collecting the direct writers (`deliver_now`) and
         sending to them (`batch.send`): no connection can close and no descriptor be reused in
         between (see `direct_write.DirectBatch`).
         """
         # A copy: streams that open or close during the awaits do not disturb the walk.
-        subscribers = list(self.subscribers)
+        subscribers = list(streams)
         batch = delivery.direct_batch()
         for start in range(0, len(subscribers), FAN_OUT_BATCH):
             by_asgi = [

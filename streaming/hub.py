@@ -4,19 +4,23 @@
    the change to this process's store (`flags.store`) and calls `on_flag_change_published`
    (subscribed by `streaming.apps.StreamingConfig.ready`).
 2. fan out, here: if the change took effect, `LocalStreams.fan_out_threadsafe` queues its
-   `update` bytes (`streaming.protocol.update_chunk`); `LocalStreams.run_outbox` takes them
-   in order and `LocalStreams.write_to_all` writes them to every local stream.
+   `update` bytes, once per audience (`LocalStreams.audience_chunks`: every flag, and the
+   client view of `streaming.protocol.ClientView`); `LocalStreams.run_outbox` takes them in
+   order and `LocalStreams.write_by_audience` writes them to every local stream.
 3. send: per stream, `StreamSubscriber.deliver_now` joins the direct-socket batch
    (`direct_write.DirectBatch.send`, one `send_to_all` call) or `StreamSubscriber.deliver`
    awaits the ASGI send.
-4. relay, to the other processes: `Relay.send_threadsafe` puts `relay.change_message` on the
-   channel layer; each other process's `Relay.run_receive` hands it to `UpdateHub.apply_change`,
+4. relay, to the other processes of this deployment: `Relay.send_threadsafe` seals
+   `relay.change_message` (`streaming.envelope`) and puts it on the deployment's group; each
+   other process's `Relay.run_receive` opens it and hands it to `UpdateHub.apply_change`,
    which applies it to that process's store and fans it out there (steps 2-3).
 5. catch up, for changes no relay brought (a management command, no Redis):
    `WatermarkPoll.poll_once` reads the database watermark about once a second and applies the
    newer change records through `UpdateHub.fan_out_all`, like step 4.
 6. reconcile, the slow safety net: `UpdateHub.reconcile` every SIDEKICK_RECONCILE_SECONDS and
-   when the channel layer comes back (`Relay.run_probes`).
+   when the channel layer comes back (`Relay.run_probes`) makes the store equal to the database
+   in both directions; where it overruled a store ahead of the database, it ends every stream
+   (`LocalStreams.end_every_stream`) so that SDKs start a fresh set.
 
 Key revocations follow steps 1, 4 and 5 (`on_key_revoked_published`, `relay.revoked_message`)
 and end the key's streams with `goodbye` `revoked` (`LocalStreams.end_streams_of`). Graceful
@@ -40,6 +44,7 @@ from django.conf import settings
 from flags import events
 from flags.catch_up import load_store, reconcile_store
 from flags.store import process_flag_store
+from sidekick import readiness
 from streaming.collector import CollectorSchedule
 from streaming.fanout import LocalStreams
 from streaming.relay import Relay, change_message, revoked_message
@@ -91,6 +96,7 @@ class UpdateHub:
                 await self.relay.join()
             await self.watermark_poll.start()
             await sync_to_async(load_store)()
+            readiness.mark_ready(readiness.STORE)
             self._started = True
             self._tasks = [
                 asyncio.ensure_future(self.streams.run_outbox()),
@@ -143,17 +149,29 @@ class UpdateHub:
             await self.reconcile()
 
     async def reconcile(self) -> int:
-        """Brings the store (and every local stream) up to the database; returns changes made."""
+        """Makes the store (and every local stream) equal to the database; returns changes made.
+
+        Where the store held something the database does not (ahead of it, or different), the
+        SDKs hold it too and would ignore the repair's older version: once the repairs are
+        written, every stream is ended, and each SDK reconnects and starts a fresh set.
+        """
         try:
-            applied = await sync_to_async(reconcile_store, thread_sensitive=False)()
+            repaired = await sync_to_async(reconcile_store, thread_sensitive=False)()
         except Exception:
             logger.warning("reconciliation failed; keeping the current flags", exc_info=True)
             return 0
         self.reconciliations += 1
-        self.fan_out_all(applied)
-        if applied:
-            logger.info("reconciliation repaired %d flag(s)", len(applied))
-        return len(applied)
+        self.fan_out_all(repaired.events)
+        if repaired.events:
+            logger.info("reconciliation repaired %d flag(s)", len(repaired.events))
+        if repaired.overruled:
+            logger.warning(
+                "the flag store held flags the database does not; ending every stream so that "
+                "SDKs start again from the database"
+            )
+            await self.streams.flushed()
+            await self.streams.end_every_stream()
+        return len(repaired.events)
 
 
 def on_flag_change_published(published: events.FlagChangePublished) -> None:

@@ -79,8 +79,11 @@ function table(title, rows) {
     if (!mine?.ns || !theirs?.ns) return '—';
     return `${(theirs.ns / mine.ns).toFixed(1)}×`;
   };
+  const rounds = Math.max(0, ...rows.map((row) => row.rounds ?? 0));
   const lines = [
     `### ${title}`,
+    '',
+    `Median of ${rounds} rounds per cell (interleaved across subjects), each user with its own attributes object.`,
     '',
     `ns per evaluation (true-ratio) | ${SCENARIOS.map((s) => `${s.id}: ${s.title}`).join(' | ')}`,
     `---|${SCENARIOS.map(() => '---:').join('|')}`,

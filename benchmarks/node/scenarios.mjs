@@ -4,7 +4,15 @@
 // email/plan/country that do not match, then 50%; S4 one EndsWith "@acme.com" rule that matches.
 
 export const USERS = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
-export const ATTRIBUTES = { email: 'jane.doe@acme.com', plan: 'pro', country: 'DE' };
+// One attributes object per user, with that user's own values, as a server builds per request: a
+// single shared object would let an SDK that caches its last-seen attributes skip the work.
+const PLANS = ['pro', 'free', 'team'];
+const COUNTRIES = ['DE', 'US', 'GB', 'FR'];
+export const ATTRIBUTES = USERS.map((user, i) => ({
+  email: `${user}@acme.com`,
+  plan: PLANS[i % PLANS.length],
+  country: COUNTRIES[i % COUNTRIES.length],
+}));
 
 export const S3_RULES = [
   { attribute: 'email', operator: 'EndsWith', values: ['@example.org'] },

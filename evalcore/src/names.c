@@ -35,6 +35,18 @@ const char *sk_status_name(int32_t status) {
     return "SK_ERR_NO_RULE";
   case SK_ERR_NOT_FOUND:
     return "SK_ERR_NOT_FOUND";
+  case SK_ERR_BAD_TYPE:
+    return "SK_ERR_BAD_TYPE";
+  case SK_ERR_BAD_VARIANT:
+    return "SK_ERR_BAD_VARIANT";
+  case SK_ERR_BAD_SPLIT:
+    return "SK_ERR_BAD_SPLIT";
+  case SK_ERR_BAD_VALUE:
+    return "SK_ERR_BAD_VALUE";
+  case SK_ERR_TOO_MANY_CONDITIONS:
+    return "SK_ERR_TOO_MANY_CONDITIONS";
+  case SK_ERR_INCOMPLETE:
+    return "SK_ERR_INCOMPLETE";
   default:
     return "SK_UNKNOWN";
   }
@@ -61,9 +73,18 @@ int32_t sk_operator_parse(const char *name, size_t name_len) {
     size_t len;
     int32_t op;
   } operators[] = {
-      {"Equals", 6, SK_OP_EQUALS},      {"NotEquals", 9, SK_OP_NOT_EQUALS},
-      {"Contains", 8, SK_OP_CONTAINS},  {"StartsWith", 10, SK_OP_STARTS_WITH},
+      {"Equals", 6, SK_OP_EQUALS},
+      {"NotEquals", 9, SK_OP_NOT_EQUALS},
+      {"Contains", 8, SK_OP_CONTAINS},
+      {"StartsWith", 10, SK_OP_STARTS_WITH},
       {"EndsWith", 8, SK_OP_ENDS_WITH},
+      {"Gt", 2, SK_OP_GT},
+      {"Gte", 3, SK_OP_GTE},
+      {"Lt", 2, SK_OP_LT},
+      {"Lte", 3, SK_OP_LTE},
+      {"SemverEq", 8, SK_OP_SEMVER_EQ},
+      {"SemverGt", 8, SK_OP_SEMVER_GT},
+      {"SemverLt", 8, SK_OP_SEMVER_LT},
   };
   if (name == NULL) {
     return -1;

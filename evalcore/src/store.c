@@ -257,9 +257,10 @@ int32_t sk_store_upsert(sk_store *store, sk_flag *flag) {
     sk_flag_free(flag);
     return SK_ERR_INVALID_ARGUMENT;
   }
-  if (sk_flag_finalise(flag) != SK_OK) {
+  const int32_t finalised = sk_flag_finalise(flag);
+  if (finalised != SK_OK) {
     sk_flag_free(flag);
-    return SK_ERR_NOMEM;
+    return finalised;
   }
   if (store->slots != NULL) {
     const size_t i = probe(store->slots, store->mask, flag->key_hash, flag->key, flag->key_len);
@@ -363,17 +364,23 @@ static bool arguments_are_valid(const sk_store *store, const char *flag_key, siz
          sk_evaluation_arguments_valid(user_key, user_key_len, attributes, attribute_count);
 }
 
-/* The evaluation itself; the caller holds the read lock and has validated the arguments. */
+/* The stored live record under key, or NULL; the caller holds the read lock. */
+static inline const sk_flag *find_live(const sk_store *store, const char *key, size_t key_len) {
+  const sk_flag *flag = find(store, key, key_len);
+  return flag != NULL && !flag->tombstone ? flag : NULL;
+}
+
+/* Version 1 evaluation; the caller holds the read lock and has validated the arguments. */
 static inline void evaluate_locked(const sk_store *store, const char *flag_key, size_t flag_key_len,
                                    const char *user_key, size_t user_key_len,
                                    const sk_attribute *attributes, size_t attribute_count,
-                                   sk_evaluation *out) {
-  const sk_flag *flag = find(store, flag_key, flag_key_len);
-  if (flag == NULL || flag->tombstone) {
+                                   sk_typed_evaluation *out) {
+  const sk_flag *flag = find_live(store, flag_key, flag_key_len);
+  if (flag == NULL) {
     sk_evaluation_not_found(out);
     return;
   }
-  sk_record_evaluate(flag, user_key, user_key_len, attributes, attribute_count, out);
+  sk_record_evaluate_text(flag, user_key, user_key_len, attributes, attribute_count, out);
 }
 
 int32_t sk_store_evaluate(const sk_store *store, const char *flag_key, size_t flag_key_len,
@@ -382,14 +389,40 @@ int32_t sk_store_evaluate(const sk_store *store, const char *flag_key, size_t fl
   if (out == NULL) {
     return SK_ERR_INVALID_ARGUMENT;
   }
+  sk_typed_evaluation result;
   if (!arguments_are_valid(store, flag_key, flag_key_len, user_key, user_key_len, attributes,
                            attribute_count)) {
-    sk_evaluation_not_found(out);
+    sk_evaluation_not_found(&result);
+    sk_evaluation_to_v1(&result, out);
     return SK_ERR_INVALID_ARGUMENT;
   }
   read_lock(store);
   evaluate_locked(store, flag_key, flag_key_len, user_key, user_key_len, attributes,
-                  attribute_count, out);
+                  attribute_count, &result);
+  read_unlock(store);
+  sk_evaluation_to_v1(&result, out);
+  return SK_OK;
+}
+
+int32_t sk_store_evaluate_typed(const sk_store *store, const char *flag_key, size_t flag_key_len,
+                                const char *user_key, size_t user_key_len,
+                                const sk_typed_attribute *attributes, size_t attribute_count,
+                                sk_typed_evaluation *out) {
+  if (out == NULL) {
+    return SK_ERR_INVALID_ARGUMENT;
+  }
+  if (store == NULL || (flag_key == NULL && flag_key_len != 0) ||
+      !sk_typed_arguments_valid(user_key, user_key_len, attributes, attribute_count)) {
+    sk_evaluation_not_found(out);
+    return SK_ERR_INVALID_ARGUMENT;
+  }
+  read_lock(store);
+  const sk_flag *flag = find_live(store, flag_key, flag_key_len);
+  if (flag == NULL) {
+    sk_evaluation_not_found(out);
+  } else {
+    sk_record_evaluate_typed(flag, user_key, user_key_len, attributes, attribute_count, out);
+  }
   read_unlock(store);
   return SK_OK;
 }
@@ -401,12 +434,13 @@ int32_t sk_store_is_enabled(const sk_store *store, const char *flag_key, size_t 
                            attribute_count)) {
     return 0;
   }
-  sk_evaluation result;
   read_lock(store);
-  evaluate_locked(store, flag_key, flag_key_len, user_key, user_key_len, attributes,
-                  attribute_count, &result);
+  const sk_flag *flag = find_live(store, flag_key, flag_key_len);
+  const int32_t enabled = flag != NULL ? sk_record_is_enabled_text(flag, user_key, user_key_len,
+                                                                   attributes, attribute_count)
+                                       : 0;
   read_unlock(store);
-  return result.enabled;
+  return enabled;
 }
 
 const sk_flag *sk_store_find(const sk_store *store, const char *key, size_t key_len) {

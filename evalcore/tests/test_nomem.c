@@ -82,6 +82,49 @@ static void build_and_store_with_failure_at(long index) {
   sk_store_free(store);
 }
 
+/* A flag whose rules get text matchers at upsert (many values, or one long Contains value):
+ * every allocation of building them is failed in turn; a failed upsert stores nothing, a
+ * successful one answers as the values say. */
+static void matcher_upsert_with_failure_at(long index) {
+  sk_flag *flag = NULL;
+  CHECK_EQ(sk_flag_new(S("matched"), true, 0, 1, &flag), SK_OK);
+  static const int32_t ops[] = {SK_OP_CONTAINS, SK_OP_STARTS_WITH, SK_OP_ENDS_WITH};
+  static const char *const names[] = {"c", "s", "e"};
+  char value[16];
+  for (int r = 0; r < 3; r++) {
+    CHECK_EQ(sk_flag_add_rule(flag, S(names[r]), ops[r]), SK_OK);
+    for (int i = 0; i < 12; i++) {
+      const int n = snprintf(value, sizeof value, "%c%d.", 'k' + r, i);
+      CHECK_EQ(sk_flag_add_value(flag, value, (size_t)n), SK_OK);
+    }
+  }
+  CHECK_EQ(sk_flag_add_rule(flag, S("long"), SK_OP_CONTAINS), SK_OK);
+  CHECK_EQ(sk_flag_add_value(flag, S("0123456789abcdef0123456789abcdef!")), SK_OK);
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  CHECK(store != NULL);
+
+  alloc_fault_arm(index);
+  const int32_t status = sk_store_upsert(store, flag); /* takes the flag either way */
+  alloc_fault_disarm();
+
+  if (status == SK_ERR_NOMEM) {
+    CHECK_EQ(sk_store_count(store), 0);
+  } else {
+    CHECK_EQ(status, SK_OK);
+    sk_attribute hits[] = {attr("c", "xxk11.yy"), attr("s", "l3.z"), attr("e", "wm7."),
+                           attr("long", "<0123456789abcdef0123456789abcdef!>")};
+    sk_attribute misses[] = {attr("c", "k12"), attr("s", "zl3."), attr("e", "m7"),
+                             attr("long", "0123456789abcdef0123456789abcdef")};
+    sk_evaluation e;
+    for (int r = 0; r < 4; r++) {
+      CHECK_EQ(sk_store_evaluate(store, S("matched"), S("u"), &hits[r], 1, &e), SK_OK);
+      CHECK_EQ(e.rule_index, r);
+      CHECK_EQ(sk_store_is_enabled(store, S("matched"), S("u"), &misses[r], 1), 0);
+    }
+  }
+  sk_store_free(store);
+}
+
 static sk_flag *flag_numbered(int i, uint64_t version) {
   char key[16];
   const int n = snprintf(key, sizeof key, "f%d", i);
@@ -162,6 +205,12 @@ static void test_store_writes_out_of_memory(void) {
   CHECK(runs > 3);
 }
 
+static void test_text_matchers_out_of_memory(void) {
+  int runs = 0;
+  fail_every_allocation(matcher_upsert_with_failure_at, &runs);
+  CHECK(runs > 10); /* every rule's matcher allocates several arrays */
+}
+
 static void test_store_new_out_of_memory(void) {
   alloc_fault_arm(0);
   CHECK(sk_store_new(SK_STORE_SINGLE_THREADED) == NULL);
@@ -169,9 +218,76 @@ static void test_store_new_out_of_memory(void) {
   alloc_fault_disarm();
 }
 
+/* A typed flag using every version 2 allocation (conditions, bucket_by, splits, numeric values,
+ * the simple-rule array of a boolean flag is covered by build_and_store_with_failure_at): a
+ * failed builder call leaves the flag as it was, a failed upsert stores nothing, and a stored
+ * flag answers as built. */
+static void typed_build_with_failure_at(long index) {
+  alloc_fault_arm(index);
+  int nomem = 0;
+  sk_flag *flag = NULL;
+  int32_t status = sk_flag_new_typed(S("typed"), SK_TYPE_STRING, true, -1, 3, 1, &flag);
+  if (status == SK_ERR_NOMEM) {
+    nomem++;
+    status = sk_flag_new_typed(S("typed"), SK_TYPE_STRING, true, -1, 3, 1, &flag);
+  }
+  CHECK_EQ(status, SK_OK);
+  RETRY(sk_flag_set_bucket_by(flag, S("org")), nomem);
+  RETRY(sk_flag_set_off_variant(flag, 0), nomem);
+  const int32_t variants[] = {1, 2};
+  const uint32_t weights[] = {0, 1000};
+  RETRY(sk_flag_serve_split(flag, SK_SERVE_FALLTHROUGH, variants, weights, 2), nomem);
+  RETRY(sk_flag_begin_rule(flag), nomem);
+  RETRY(sk_flag_add_condition(flag, S("age"), SK_OP_GTE, false), nomem);
+  RETRY(sk_flag_add_value(flag, S("18")), nomem);
+  RETRY(sk_flag_add_condition(flag, S("country"), SK_OP_EQUALS, true), nomem);
+  RETRY(sk_flag_add_value(flag, S("FR")), nomem);
+  RETRY(sk_flag_add_condition(flag, S("app"), SK_OP_SEMVER_GT, false), nomem);
+  RETRY(sk_flag_add_value(flag, S("1.2.3")), nomem);
+  RETRY(sk_flag_serve_variant(flag, SK_SERVE_RULE, 1), nomem);
+  sk_store *store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  if (store == NULL) {
+    nomem++;
+    store = sk_store_new(SK_STORE_SINGLE_THREADED);
+  }
+  CHECK(store != NULL);
+  status = sk_store_upsert(store, flag);
+  const bool fired = alloc_fault_fired();
+  alloc_fault_disarm();
+  CHECK(nomem <= 1);
+  CHECK(nomem == 0 || fired);
+  if (status == SK_ERR_NOMEM) {
+    CHECK_EQ(sk_store_count(store), 0);
+  } else {
+    CHECK_EQ(status, SK_OK);
+    sk_typed_attribute attributes[3] = {
+        {"age", 3, NULL, 0, 21.0, SK_VALUE_NUMBER, 0},
+        {"country", 7, "DE", 2, 0.0, SK_VALUE_TEXT, 0},
+        {"app", 3, "1.10.0", 6, 0.0, SK_VALUE_TEXT, 0},
+    };
+    sk_typed_evaluation e;
+    CHECK_EQ(sk_store_evaluate_typed(store, S("typed"), S("u"), attributes, 3, &e), SK_OK);
+    CHECK_EQ(e.rule_index, 0);
+    CHECK_EQ(e.variant, 1);
+    attributes[1].text = "FR";
+    CHECK_EQ(sk_store_evaluate_typed(store, S("typed"), S("u"), attributes, 3, &e), SK_OK);
+    CHECK_EQ(e.reason, SK_REASON_ROLLOUT);
+    CHECK_EQ(e.variant, 2);
+  }
+  sk_store_free(store);
+}
+
+static void test_typed_flags_out_of_memory(void) {
+  int runs = 0;
+  fail_every_allocation(typed_build_with_failure_at, &runs);
+  CHECK(runs > 10);
+}
+
 int main(void) {
   RUN(test_store_new_out_of_memory);
   RUN(test_builder_and_upsert_out_of_memory);
   RUN(test_store_writes_out_of_memory);
+  RUN(test_text_matchers_out_of_memory);
+  RUN(test_typed_flags_out_of_memory);
   return harness_finish();
 }

@@ -52,7 +52,17 @@ static sk_flag *flip_version(uint64_t version) {
   if (sk_flag_new("flip", 4, true, 0, version, &flag) != SK_OK) {
     return NULL;
   }
-  if (version % 2 == 0) {
+  if (version % 4 == 2) {
+    /* The same rule in version 2's form, serving on through a split: typed records (their
+     * conditions and split arrays) are swapped and freed under readers too. */
+    static const int32_t on[] = {SK_VARIANT_OFF, SK_VARIANT_ON};
+    static const uint32_t all_on[] = {0, 1000};
+    sk_flag_begin_rule(flag);
+    sk_flag_add_condition(flag, "email", 5, SK_OP_ENDS_WITH, false);
+    sk_flag_add_value(flag, "@example.org", 12);
+    sk_flag_add_value(flag, "@acme.com", 9);
+    sk_flag_serve_split(flag, SK_SERVE_RULE, on, all_on, 2);
+  } else if (version % 2 == 0) {
     sk_flag_add_rule(flag, "email", 5, SK_OP_ENDS_WITH);
     sk_flag_add_value(flag, "@example.org", 12);
     sk_flag_add_value(flag, "@acme.com", 9);
@@ -95,6 +105,17 @@ static void *reader(void *opaque) {
     last_version = e.version;
     r->saw_even += even;
     r->saw_odd += !even;
+
+    /* The typed entry point sees the same records. */
+    const sk_typed_attribute typed_email = {"email", 5, "jane@acme.com", 13, 0.0, SK_VALUE_TEXT, 0};
+    sk_typed_evaluation t;
+    sk_store_evaluate_typed(args->shared->store, "flip", 4, "user", 4, &typed_email, 1, &t);
+    if (t.reason != SK_REASON_FLAG_NOT_FOUND) {
+      const bool typed_even = t.version % 2 == 0;
+      r->inconsistent += typed_even ? !(t.variant == SK_VARIANT_ON && t.enabled == 1)
+                                    : !(t.variant == SK_VARIANT_OFF && t.enabled == 0);
+      r->went_backwards += t.version < last_version;
+    }
 
     const int n = stable_key(key, sizeof key, stable);
     stable = (stable + 1) % STABLE_FLAGS;

@@ -140,7 +140,8 @@ class SidekickServer:
         else:
             # As deployed (docs/deploy.md): a listen backlog for thousands of reconnecting SDKs.
             endpoint = f"tcp:port={self.port}:interface=127.0.0.1:backlog=4096"
-            command = [sys.executable, "-m", "daphne", "-e", endpoint, "sidekick.asgi:application"]
+            command = [sys.executable, "-m", "sidekick.server", "-e", endpoint]
+            command.append("sidekick.asgi:application")
         self.process = subprocess.Popen(
             command,
             cwd=REPO_ROOT,

@@ -252,10 +252,12 @@ def test_evaluation_is_a_named_tuple(core: ModuleType) -> None:
     store.upsert(make_flag(rollout_percentage=50, version=2))
     evaluation = store.evaluate("dark_mode", "user-1")
     assert isinstance(evaluation, core.Evaluation)
-    enabled, reason, rule_index, bucket, version = evaluation
+    enabled, reason, rule_index, bucket, version, value, variant = evaluation
     assert (reason, rule_index, version) == ("ROLLOUT", None, 2)
     assert bucket == core.bucket("dark_mode", "user-1")
     assert enabled is (bucket < 50)
+    assert value is enabled
+    assert variant == ("on" if enabled else "off")
 
 
 def test_murmur3_accepts_str_and_bytes_like(core: ModuleType) -> None:

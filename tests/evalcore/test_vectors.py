@@ -11,7 +11,8 @@ from tests.evalcore.vectors import evaluation_files, load, replay
 
 HAND_WRITTEN = [
     pytest.param(case, id=f"{name}::{case['name']}")
-    for name in evaluation_files("evaluation")
+    for name in [*evaluation_files("evaluation"), *evaluation_files("typed")]
+    if not name.endswith("generated.json")
     for case in load(name)["cases"]
 ]
 
@@ -38,3 +39,10 @@ def test_generated_vector_file(core: ModuleType, name: str) -> None:
 def test_there_are_enough_generated_cases() -> None:
     total = sum(len(load(name)["cases"]) for name in evaluation_files("generated"))
     assert total >= 2000
+
+
+def test_typed_generated_vectors(core: ModuleType) -> None:
+    cases = load("typed/generated.json")["cases"]
+    assert sum(len(case["evaluations"]) for case in cases) >= 3000
+    for case in cases:
+        replay(core, case)

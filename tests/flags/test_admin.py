@@ -106,6 +106,7 @@ def test_edit_rules_inline_is_a_patch_through_the_service(browser, published) ->
             "is_enabled": "on",
             "rollout_percentage": "",
             "description": "keep me",
+            "expected_version": str(flag.version),
             **rule_forms(
                 [
                     {
@@ -182,8 +183,11 @@ def test_list_toggle_bulk_actions_and_delete(browser, published) -> None:
             "form-MAX_NUM_FORMS": "1000",
             "form-0-id": str(flags["a"].pk),
             "form-0-is_enabled": "on",
+            "form-0-expected_version": "1",
             "form-1-id": str(flags["b"].pk),
+            "form-1-expected_version": "1",
             "form-2-id": str(flags["c"].pk),
+            "form-2-expected_version": "1",
             "_save": "Save",
         },
     )
@@ -311,3 +315,71 @@ def test_saving_a_page_opened_before_someone_elses_change_is_refused(browser, pu
     assert browser.post(change_url("shared"), fresh).status_code == 302
     after = flag_get_wire(key="shared")
     assert after is not None and after["description"] == "mine" and after["version"] == 3
+
+
+CHANGELIST_URL = "/admin/flags/flag/"
+
+
+def changelist_form_data(page: Any) -> dict[str, str]:
+    """What a browser would send back from the flag list: every input the page rendered."""
+    html = page.content.decode()
+    data: dict[str, str] = {}
+    for tag in re.findall(r"<input[^>]*>", html):
+        name = re.search(r'name="([^"]+)"', tag)
+        if name is None or not name.group(1).startswith("form-"):
+            continue
+        if 'type="checkbox"' in tag and "checked" not in tag:
+            continue
+        value = re.search(r'value="([^"]*)"', tag)
+        data[name.group(1)] = value.group(1) if value else "on"
+    return data
+
+
+def _row_prefix(data: dict[str, str], flag_key: str) -> str:
+    pk = str(Flag.objects.get(key=flag_key).pk)
+    return next(name.removesuffix("-id") for name, value in data.items() if value == pk)
+
+
+def test_a_stale_flag_list_cannot_turn_a_kill_switch_back_on(browser, published) -> None:
+    services.flag_upsert(data={"key": "kill_switch", "is_enabled": True}, actor="t")
+    services.flag_upsert(data={"key": "other", "is_enabled": False}, actor="t")
+    page = browser.get(CHANGELIST_URL)
+    data = changelist_form_data(page)
+    assert f"{_row_prefix(data, 'kill_switch')}-expected_version" in data
+    # A colleague turns the kill switch off after the list was opened.
+    services.flag_patch(key="kill_switch", data={"is_enabled": False}, actor="colleague")
+    published.clear()
+    before = stored_state()
+
+    # The operator enables another row and saves the whole (stale) list.
+    data[f"{_row_prefix(data, 'other')}-is_enabled"] = "on"
+    response = browser.post(CHANGELIST_URL, {**data, "_save": "Save"}, follow=True)
+
+    messages = [str(message) for message in response.context["messages"]]
+    assert any("Nothing saved" in message and "kill_switch" in message for message in messages)
+    assert stored_state() == before
+    assert published == []
+    assert flag_get_wire(key="kill_switch")["is_enabled"] is False
+
+
+def test_a_flag_list_post_without_versions_is_refused(browser, published) -> None:
+    services.flag_upsert(data={"key": "unversioned", "is_enabled": True}, actor="t")
+    data = changelist_form_data(browser.get(CHANGELIST_URL))
+    prefix = _row_prefix(data, "unversioned")
+    del data[f"{prefix}-expected_version"]
+    del data[f"{prefix}-is_enabled"]
+    before = stored_state()
+    response = browser.post(CHANGELIST_URL, {**data, "_save": "Save"})
+    assert response.status_code == 200
+    assert "reload it before saving" in response.content.decode()
+    assert stored_state() == before
+
+
+def test_a_fresh_flag_list_saves_with_its_versions(browser, published) -> None:
+    services.flag_upsert(data={"key": "fresh_row", "is_enabled": True}, actor="t")
+    data = changelist_form_data(browser.get(CHANGELIST_URL))
+    del data[f"{_row_prefix(data, 'fresh_row')}-is_enabled"]
+    response = browser.post(CHANGELIST_URL, {**data, "_save": "Save"})
+    assert response.status_code == 302
+    after = flag_get_wire(key="fresh_row")
+    assert after is not None and after["is_enabled"] is False and after["version"] == 2

@@ -87,7 +87,12 @@ def test_list_is_served_from_the_process_store_as_a_json_array(
     assert response["Content-Type"] == "application/json"
     flags = response.json()
     assert [flag["key"] for flag in flags] == ["alpha", "dark_mode"]
-    assert flags[1] == {**DARK_MODE, "version": 1, "updated_at": flags[1]["updated_at"]}
+    assert flags[1] == {
+        **DARK_MODE,
+        "client_side": False,
+        "version": 1,
+        "updated_at": flags[1]["updated_at"],
+    }
 
 
 def test_get_one_sends_a_strong_etag(admin_client) -> None:

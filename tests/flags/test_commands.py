@@ -25,6 +25,7 @@ FLAGS = [
         "is_enabled": True,
         "rollout_percentage": 50,
         "description": "Dark mode",
+        "client_side": True,
         "rules": [{"attribute": "email", "operator": "EndsWith", "values": ["@acme.com"]}],
     },
     {
@@ -32,6 +33,7 @@ FLAGS = [
         "is_enabled": False,
         "rollout_percentage": None,
         "description": None,
+        "client_side": False,
         "rules": [],
     },
 ]

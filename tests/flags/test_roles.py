@@ -165,23 +165,33 @@ def test_last_used_is_recorded_at_most_once_a_minute(db, django_assert_num_queri
     assert ApiKey.objects.get(pk=key.pk).last_used_at == first
 
 
-def test_auth_is_off_only_in_debug_with_no_key(db, settings) -> None:
+def test_revoking_the_last_key_never_switches_authentication_off(db, settings) -> None:
     settings.SDK_KEY = None
-    settings.DEBUG = False
-    assert auth_enabled()
-    assert APIClient().get("/api/flags").status_code == 401
-
     settings.DEBUG = True
+    settings.SIDEKICK_AUTH_DISABLED = False
+    key, raw = services.api_key_create(name="only", role="admin")
+    services.api_key_revoke(api_key=key)
+    assert auth_enabled()
+    anonymous = APIClient()
+    assert anonymous.get("/api/flags").status_code == 401
+    made = anonymous.post("/api/flags", json.dumps(FLAG), content_type="application/json")
+    assert made.status_code == 401
+    revoked = APIClient(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert revoked.get("/api/flags").status_code == 401
+    assert not ChangeRecord.objects.exists()
+
+
+def test_auth_is_off_only_when_configured_so(db, settings) -> None:
+    settings.SDK_KEY = None
+    settings.DEBUG = True
+    settings.SIDEKICK_AUTH_DISABLED = True
     assert not auth_enabled()
     anonymous = APIClient()
     assert anonymous.get("/api/flags").status_code == 200
     made = anonymous.post("/api/flags", json.dumps(FLAG), content_type="application/json")
     assert made.status_code == 201
     assert ChangeRecord.objects.get().actor == "anonymous"
-
-    key, _ = services.api_key_create(name="first", role="server")
-    assert auth_enabled()
-    assert APIClient().get("/api/flags").status_code == 401
+    # A key that is sent is still checked, even with authentication off.
+    key, raw = services.api_key_create(name="revoked", role="admin")
     services.api_key_revoke(api_key=key)
-    settings.SDK_KEY = SDK_KEY
-    assert auth_enabled()
+    assert APIClient(HTTP_AUTHORIZATION=f"Bearer {raw}").get("/api/flags").status_code == 401

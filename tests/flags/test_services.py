@@ -72,11 +72,13 @@ def test_selectors_give_the_wire_format_from_the_database() -> None:
         "is_enabled",
         "rollout_percentage",
         "description",
+        "client_side",
         "rules",
         "version",
         "updated_at",
     }
     assert flags[1]["rules"] == RULES
+    assert [flag["client_side"] for flag in flags] == [False, False]  # new flags are private
     assert selectors.flag_versions() == {"a": 1, "b": 1}
 
 

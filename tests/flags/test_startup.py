@@ -10,9 +10,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from flags.startup import AUTH_OFF_WARNING, REFUSAL
+from flags.startup import AUTH_DISABLED_REFUSAL, AUTH_OFF_WARNING, REFUSAL, SECRET_REFUSAL
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60
@@ -40,15 +41,33 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-def server_env(database_url: str, *, debug: bool, sdk_key: str | None = None) -> dict[str, str]:
+def server_env(
+    database_url: str,
+    *,
+    debug: bool,
+    sdk_key: str | None = None,
+    secret_key: str | None = "a-test-secret-key-that-is-not-the-development-one",
+    auth_disabled: bool = False,
+) -> dict[str, str]:
     env = {
         name: value
         for name, value in os.environ.items()
-        if name not in ("SDK_KEY", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+        if name
+        not in (
+            "SDK_KEY",
+            "REDIS_URL",
+            "DJANGO_SETTINGS_MODULE",
+            "DJANGO_SECRET_KEY",
+            "SIDEKICK_AUTH_DISABLED",
+        )
     }
     env.update(DATABASE_URL=database_url, SIDEKICK_DEBUG="1" if debug else "0")
     if sdk_key:
         env["SDK_KEY"] = sdk_key
+    if secret_key:
+        env["DJANGO_SECRET_KEY"] = secret_key
+    if auth_disabled:
+        env["SIDEKICK_AUTH_DISABLED"] = "1"
     return env
 
 
@@ -58,7 +77,7 @@ def start_daphne() -> Iterator:
 
     def start(env: dict[str, str], port: int) -> subprocess.Popen[str]:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), ASGI_APP],
+            [sys.executable, "-m", "sidekick.server", "-b", "127.0.0.1", "-p", str(port), ASGI_APP],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -100,10 +119,39 @@ def test_debug_off_with_sdk_key_starts(database_url, start_daphne) -> None:
     wait_until_listening(process, port)
 
 
-def test_local_dev_without_a_key_starts_and_warns(database_url, start_daphne) -> None:
+def test_debug_off_without_a_secret_key_refuses_to_start(database_url, start_daphne) -> None:
+    env = server_env(database_url, debug=False, sdk_key="sk-test", secret_key=None)
+    process = start_daphne(env, free_port())
+    output, _ = process.communicate(timeout=START_TIMEOUT)
+    assert process.returncode != 0
+    assert SECRET_REFUSAL in output
+
+
+def test_auth_disabled_with_debug_off_refuses_to_start(database_url, start_daphne) -> None:
+    env = server_env(database_url, debug=False, sdk_key="sk-test", auth_disabled=True)
+    process = start_daphne(env, free_port())
+    output, _ = process.communicate(timeout=START_TIMEOUT)
+    assert process.returncode != 0
+    assert AUTH_DISABLED_REFUSAL in output
+
+
+def test_local_dev_with_auth_disabled_starts_and_says_so(database_url, start_daphne) -> None:
     port = free_port()
-    process = start_daphne(server_env(database_url, debug=True), port)
+    process = start_daphne(server_env(database_url, debug=True, auth_disabled=True), port)
     wait_until_listening(process, port)
+    answer = httpx.get(f"http://127.0.0.1:{port}/api/flags", timeout=10)
+    assert answer.status_code == 200
+    assert answer.headers["X-Sidekick-Auth"] == "disabled"
+    with httpx.stream("GET", f"http://127.0.0.1:{port}/stream", timeout=10) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["X-Sidekick-Auth"] == "disabled"
     process.terminate()
     output, _ = process.communicate(timeout=START_TIMEOUT)
     assert AUTH_OFF_WARNING in output
+
+
+def test_local_dev_without_a_key_keeps_authentication_on(database_url, start_daphne) -> None:
+    port = free_port()
+    process = start_daphne(server_env(database_url, debug=True), port)
+    wait_until_listening(process, port)
+    assert httpx.get(f"http://127.0.0.1:{port}/api/flags", timeout=10).status_code == 401

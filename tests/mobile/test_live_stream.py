@@ -32,12 +32,20 @@ RN_DIR = abi_check.ROOT / "sdks" / "react-native"
 COMPILED = abi_check.ROOT / "build" / "mobile" / "rn-ts-live"
 EVENT_TIMEOUT = 30.0
 
+# Client-side: the stream below reads them with a client key, as a mobile app does.
 FLAGS: list[dict[str, Any]] = [
-    {"key": "mobile_on", "is_enabled": True},
-    {"key": "mobile_half", "is_enabled": True, "rollout_percentage": 50, "description": "half"},
+    {"key": "mobile_on", "is_enabled": True, "client_side": True},
+    {
+        "key": "mobile_half",
+        "is_enabled": True,
+        "rollout_percentage": 50,
+        "description": "half",
+        "client_side": True,
+    },
     {
         "key": "mobile_rules",
         "is_enabled": True,
+        "client_side": True,
         "rollout_percentage": 0,
         "rules": [
             {"attribute": "email", "operator": "EndsWith", "values": ["@acme.com"]},
@@ -45,7 +53,7 @@ FLAGS: list[dict[str, Any]] = [
             {"attribute": "plan", "operator": "NotEquals", "values": ["free", "trial"]},
         ],
     },
-    {"key": "mobile_gone", "is_enabled": True},
+    {"key": "mobile_gone", "is_enabled": True, "client_side": True},
 ]
 PROBES: list[tuple[str, dict[str, Any] | None]] = [
     ("u-1", None),

@@ -14,7 +14,13 @@ from tests.mobile.native_library import NativeApi
 
 VECTORS = abi_check.ROOT / "tests" / "vectors"
 HASH_FILE = VECTORS / "hash.json"
-CASE_FILES = sorted(p for p in VECTORS.rglob("*.json") if p != HASH_FILE)
+# typed/ holds ABI version 2 (typed flags) cases; this harness drives the version 1 builder, as
+# the Dart bindings do, until the mobile part of the typed-flags work binds version 2.
+CASE_FILES = sorted(
+    p
+    for p in VECTORS.rglob("*.json")
+    if p != HASH_FILE and p.relative_to(VECTORS).parts[0] != "typed"
+)
 
 
 def test_every_vector_file_is_run() -> None:

@@ -9,7 +9,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from flags import services
-from streaming.relay import CHANGE_MESSAGE_TYPE, REVOKED_MESSAGE_TYPE, UPDATES_GROUP
+from flags.deployment import deployment_identity
+from streaming.envelope import open_envelope
+from streaming.relay import CHANGE_MESSAGE_KIND, REVOKED_MESSAGE_KIND, updates_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,24 +19,25 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_published_changes_and_revocations_reach_the_group() -> None:
     layer = get_channel_layer()
     assert layer is not None
+    identity = deployment_identity()
+    group = updates_group(identity)
 
     async def join() -> str:
         channel = await layer.new_channel()
-        await layer.group_add(UPDATES_GROUP, channel)
+        await layer.group_add(group, channel)
         return channel
 
     async def receive(channel: str) -> dict:
-        return await asyncio.wait_for(layer.receive(channel), timeout=10)
+        return open_envelope(identity, await asyncio.wait_for(layer.receive(channel), timeout=10))
 
     channel = async_to_sync(join)()
     try:
         flag = services.flag_upsert(data={"key": "broadcast"}, actor="t").flag
         message = async_to_sync(receive)(channel)
-        assert message["type"] == CHANGE_MESSAGE_TYPE
-        assert message["event"] == {"type": "UPSERT", "flag": flag}
+        assert message == {"kind": CHANGE_MESSAGE_KIND, "event": {"type": "UPSERT", "flag": flag}}
         key, _ = services.api_key_create(name="gone", role="client")
         services.api_key_revoke(api_key=key)
         message = async_to_sync(receive)(channel)
-        assert message == {"type": REVOKED_MESSAGE_TYPE, "key_id": key.pk}
+        assert message == {"kind": REVOKED_MESSAGE_KIND, "key_id": key.pk}
     finally:
-        async_to_sync(layer.group_discard)(UPDATES_GROUP, channel)
+        async_to_sync(layer.group_discard)(group, channel)

@@ -2,6 +2,8 @@
 
 Everything is validated before anything is written, and all writes share one transaction.
 Idempotent: a flag whose content already matches is left alone (its version does not move).
+A flag without `client_side` is created private and, when it exists, keeps its current value
+(so a file exported before the field existed changes nothing about who sees its flags).
 """
 
 from __future__ import annotations
@@ -19,11 +21,16 @@ from flags.selectors import flag_list_wire
 from flags.validation import validate_flag
 
 ACTOR = "command:import_flags"
-CONTENT_FIELDS = ("is_enabled", "rollout_percentage", "description", "rules")
+CONTENT_FIELDS = ("is_enabled", "rollout_percentage", "description", "rules", "client_side")
 
 
-def _content(flag: dict[str, Any]) -> dict[str, Any]:
-    return {name: flag[name] for name in CONTENT_FIELDS}
+def _content(flag: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
+    """What the import would set; a field the incoming flag leaves out keeps its current value."""
+    return {name: flag[name] for name in CONTENT_FIELDS if name in incoming}
+
+
+def _unchanged(current: dict[str, Any], incoming: dict[str, Any]) -> bool:
+    return _content(current, incoming) == _content(incoming, incoming)
 
 
 def load_flags(path: Path) -> list[dict[str, Any]]:
@@ -71,12 +78,12 @@ class Command(BaseCommand):
         updated = [
             flag
             for flag in incoming
-            if flag["key"] in current and _content(current[flag["key"]]) != _content(flag)
+            if flag["key"] in current and not _unchanged(current[flag["key"]], flag)
         ]
         unchanged = [
             flag
             for flag in incoming
-            if flag["key"] in current and _content(current[flag["key"]]) == _content(flag)
+            if flag["key"] in current and _unchanged(current[flag["key"]], flag)
         ]
         incoming_keys = {flag["key"] for flag in incoming}
         deleted = (

@@ -8,7 +8,7 @@
  */
 
 /** The ABI this glue was written against (SK_ABI_VERSION in sidekick.h). */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** The store's answer with its reason, as the other SDKs report it. */
 export interface Evaluation {

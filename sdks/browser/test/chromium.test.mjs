@@ -66,6 +66,7 @@ test('a page follows the server: replay, then a REST write flips isEnabled withi
   const created = await rest(server, server.admin_key, 'POST', '/api/flags', {
     key: 'browser_e2e',
     is_enabled: false,
+    client_side: true, // the page reads it with a client key
     rules: [{ attribute: 'email', operator: 'EndsWith', values: ['@acme.com'] }],
   });
   assert.ok([200, 201].includes(created.status), JSON.stringify(created));
@@ -171,6 +172,7 @@ test('a page keeps its last-known flags while cut off, then reconnects and re-bo
   const created = await rest(server, server.admin_key, 'POST', '/api/flags', {
     key: 'browser_reconnect',
     is_enabled: true,
+    client_side: true,
     rollout_percentage: 100,
   });
   assert.ok([200, 201].includes(created.status), JSON.stringify(created));

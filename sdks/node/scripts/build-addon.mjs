@@ -24,6 +24,13 @@ function nodeIncludeDir() {
   return found;
 }
 
+if (!existsSync(path.join(coreDir, 'src'))) {
+  // Packed on its own (npm pack, install-links) the folder leaves the repository behind.
+  throw new Error(
+    `the evaluation core's sources are not at ${coreDir}: install this package from a checkout ` +
+      'of the Sidekick repository (npm install <checkout>/sdks/node)',
+  );
+}
 const coreSources = readdirSync(path.join(coreDir, 'src'))
   .filter((name) => name.endsWith('.c'))
   .sort()

@@ -2,7 +2,7 @@
 import path from 'node:path';
 
 /** The C core's ABI version this package was written against (SK_ABI_VERSION in sidekick.h). */
-export const EXPECTED_ABI_VERSION = 1;
+export const EXPECTED_ABI_VERSION = 2;
 
 /** Word offsets in the shared scratch buffer; must match the layout documented in addon.c. */
 export const HDR_SLOT = 0;

@@ -77,6 +77,8 @@ describe('SidekickClient against a real server', { timeout: 180_000 }, () => {
     assert.equal(client.isEnabled('replayed', 'user-1'), true, 'last-known state while disconnected');
 
     await server.command('start');
+    const hidden = await server.rest('POST', '/api/flags', { key: 'acme_only_private' });
+    assert.equal(hidden.status, 201, JSON.stringify(hidden));
     const written = await server.rest('POST', '/api/flags', {
       key: 'after_restart',
       is_enabled: true,
@@ -104,11 +106,16 @@ describe('SidekickClient against a real server', { timeout: 180_000 }, () => {
     }
   });
 
-  test('a client key streams the same flags', async () => {
+  test('a client key streams only the client-side flags', async () => {
+    const marked = await server.rest('PATCH', '/api/flags/after_restart', { client_side: true });
+    assert.equal(marked.status, 200, JSON.stringify(marked));
     const browserish = new SidekickClient(server.info.url, server.info.client_key);
     try {
       await browserish.init({ timeoutMs: 15_000 });
       assert.equal(browserish.isEnabled('after_restart', 'u'), true);
+      // Written without client_side, so not for client keys: the SDK does not know it.
+      assert.equal(browserish.evaluate('acme_only_private', 'u').reason, 'FLAG_NOT_FOUND');
+      assert.equal(client.evaluate('acme_only_private', 'u').reason, 'OFF');
     } finally {
       await browserish.close();
     }

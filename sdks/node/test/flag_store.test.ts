@@ -14,7 +14,7 @@ import {
 } from '../src/index';
 
 test('the addon was built from the ABI this package expects', () => {
-  assert.equal(ABI_VERSION, 1);
+  assert.equal(ABI_VERSION, 2);
 });
 
 test('attribute values convert as the contract says', () => {

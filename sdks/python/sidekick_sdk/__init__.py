@@ -6,6 +6,7 @@ from sidekick_sdk.client import (
     SidekickError,
     SidekickInitTimeout,
     SidekickUnreachableError,
+    SidekickURLError,
 )
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "SidekickClient",
     "SidekickError",
     "SidekickInitTimeout",
+    "SidekickURLError",
     "SidekickUnreachableError",
 ]
 __version__ = "0.1.0"

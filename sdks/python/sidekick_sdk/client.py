@@ -23,6 +23,7 @@ import httpx
 from httpx_sse import ServerSentEvent, connect_sse
 
 import evalcore
+from sidekick_sdk.diagnosis import describe_failure, describe_not_found
 
 logger = logging.getLogger("sidekick_sdk")
 
@@ -48,7 +49,15 @@ class SidekickAuthError(SidekickError):
 
 
 class SidekickUnreachableError(SidekickError):
-    """No connection to the server could be made before init's timeout."""
+    """No connection to the server could be made before init's timeout; the message says why."""
+
+
+class SidekickURLError(SidekickError):
+    """The URL answered, but no stream is there (HTTP 404): the base URL is not the server root."""
+
+    def __init__(self, message: str, status_code: int = 404) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 class SidekickInitTimeout(SidekickError, TimeoutError):
@@ -74,11 +83,13 @@ class SidekickClient:
         backoff_initial: float = DEFAULT_BACKOFF_INITIAL,
         backoff_max: float = DEFAULT_BACKOFF_MAX,
     ) -> None:
+        self.url = url
         self.stream_url = url.rstrip("/") + "/stream"
         self._headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
         if sdk_key:
             self._headers["Authorization"] = f"Bearer {sdk_key}"
         self._timeout = httpx.Timeout(connect_timeout, read=read_timeout)
+        self._connect_timeout = connect_timeout
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._on_change = on_change
@@ -91,7 +102,9 @@ class SidekickClient:
         self._answered = False
         self._connected = False
         self._fatal: SidekickAuthError | None = None
+        self._url_error: SidekickURLError | None = None
         self._last_error: BaseException | None = None
+        self._last_cause: str | None = None  # the last failure, in words (diagnosis module)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -103,24 +116,36 @@ class SidekickClient:
     def init(self, timeout: float = 10.0) -> None:
         """Starts the stream and blocks until the first full replay (or raises).
 
-        Raises SidekickAuthError on 401/403, SidekickUnreachableError when no connection could be
-        made in time, SidekickInitTimeout when connected but the replay did not finish in time.
-        Except after an auth error, the client keeps trying in the background either way.
+        Raises SidekickAuthError on 401/403, SidekickURLError at once when there is no stream at
+        the URL (404: the base URL is not the server root), SidekickUnreachableError when no
+        connection could be made in time, SidekickInitTimeout when connected but the replay did
+        not finish in time; each message names the cause. Except after an auth error, the client
+        keeps trying in the background either way.
         """
         self.start()
         with self._condition:
-            self._condition.wait_for(lambda: self._ready or self._fatal is not None, timeout)
+            self._condition.wait_for(
+                lambda: self._ready or self._fatal is not None or self._url_error is not None,
+                timeout,
+            )
             if self._fatal is not None:
                 raise self._fatal
             if self._ready:
                 return
-            if not self._answered:
-                raise SidekickUnreachableError(
-                    f"cannot reach {self.stream_url} within {timeout} s: {self._last_error!r}"
-                )
-            raise SidekickInitTimeout(
-                f"no complete flag replay from {self.stream_url} in {timeout} s"
+            if self._url_error is not None:
+                raise self._url_error
+            answered, cause = self._answered, self._last_cause
+        if not answered:
+            # No attempt has failed yet (a TLS handshake to a plain-HTTP port can hang until the
+            # connect timeout): diagnose now rather than report nothing.
+            cause = cause or describe_failure(None, self.url, self._connect_timeout)
+            raise SidekickUnreachableError(
+                f"cannot reach {self.stream_url} within {timeout} s: {cause}"
             )
+        last = f"; last failure: {cause}" if cause else ""
+        raise SidekickInitTimeout(
+            f"no complete flag replay from {self.stream_url} in {timeout} s{last}"
+        )
 
     def start(self) -> None:
         """Starts the background stream without waiting (init() calls it)."""
@@ -137,8 +162,49 @@ class SidekickClient:
     def evaluate(
         self, flag: str, user_key: str, attributes: Mapping[str, Any] | None = None
     ) -> evalcore.Evaluation:
-        """The decision with its reason (FLAG_NOT_FOUND, OFF, RULE_MATCH, ROLLOUT)."""
+        """The served value and variant with the reason (FLAG_NOT_FOUND, OFF, RULE_MATCH,
+        ROLLOUT), matching rule, bucket and version."""
         return self._store.evaluate(flag, user_key, attributes)
+
+    def get_boolean(
+        self,
+        flag: str,
+        user_key: str,
+        attributes: Mapping[str, Any] | None = None,
+        default: bool = False,
+    ) -> bool:
+        """A boolean flag's answer, or default when it is missing or of another type."""
+        return self._store.get_boolean(flag, user_key, attributes, default)
+
+    def get_string(
+        self,
+        flag: str,
+        user_key: str,
+        attributes: Mapping[str, Any] | None = None,
+        default: str = "",
+    ) -> str:
+        """A string flag's served value, or default when it is missing or of another type."""
+        return self._store.get_string(flag, user_key, attributes, default)
+
+    def get_number(
+        self,
+        flag: str,
+        user_key: str,
+        attributes: Mapping[str, Any] | None = None,
+        default: float = 0,
+    ) -> float:
+        """A number flag's served value, or default when it is missing or of another type."""
+        return self._store.get_number(flag, user_key, attributes, default)
+
+    def get_json(
+        self,
+        flag: str,
+        user_key: str,
+        attributes: Mapping[str, Any] | None = None,
+        default: Any = None,
+    ) -> Any:
+        """A json flag's served value, or default when it is missing or of another type."""
+        return self._store.get_json(flag, user_key, attributes, default)
 
     def flags(self) -> list[dict[str, Any]]:
         """Every flag held now, in the wire format."""
@@ -196,12 +262,21 @@ class SidekickClient:
                         self._fatal = error
                         self._condition.notify_all()
                     break
+                except SidekickURLError as error:
+                    logger.error("%s", error)
+                    with self._condition:
+                        self._url_error = error
+                        self._last_error = error
+                        self._last_cause = str(error)
+                        self._condition.notify_all()
                 except (httpx.HTTPError, OSError, ValueError) as error:
                     if self._stop.is_set():
                         break
-                    logger.warning("stream to %s failed: %r", self.stream_url, error)
+                    cause = describe_failure(error, self.url, self._connect_timeout)
+                    logger.warning("stream to %s failed: %s", self.stream_url, cause)
                     with self._condition:
                         self._last_error = error
+                        self._last_cause = cause
                         self._condition.notify_all()
                 finally:
                     self._connected = False
@@ -226,10 +301,12 @@ class SidekickClient:
             if response.status_code in (401, 403):
                 response.read()
                 raise SidekickAuthError(response.status_code, _error_detail(response))
+            if response.status_code == 404:
+                raise SidekickURLError(describe_not_found(self.url, self.stream_url))
             if response.status_code != 200:
                 response.read()
                 raise httpx.HTTPStatusError(
-                    f"stream answered HTTP {response.status_code}",
+                    f"stream answered HTTP {response.status_code}: {_error_detail(response)}",
                     request=response.request,
                     response=response,
                 )

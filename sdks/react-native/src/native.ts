@@ -5,7 +5,7 @@ import { NativeModules } from 'react-native';
 import type { Attributes, Evaluation, WireFlag } from './types';
 
 /** The sidekick.h ABI this JavaScript was written against (SK_ABI_VERSION). */
-export const EXPECTED_ABI_VERSION = 1;
+export const EXPECTED_ABI_VERSION = 2;
 
 /** One native sk_store; every method runs synchronously on the JavaScript thread. */
 export interface NativeStore {

@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from sidekick.metrics import share_metrics_between_workers, worker_exited
 from streaming.libc import libc
 
 ASGI_APPLICATION = "sidekick.asgi:application"
@@ -60,7 +61,9 @@ def _die_with_parent() -> None:
 
 
 def worker_command(fd: int, proxy_headers: bool) -> list[str]:
-    command = [sys.executable, "-m", "daphne", "--fd", str(fd)]
+    # The protected entry point (request bounds, docs/security.md), as every other start uses;
+    # -v 0: daphne's access log off (unredacted query strings); Sidekick logs each request.
+    command = [sys.executable, "-m", "sidekick.server", "-v", "0", "--fd", str(fd)]
     if proxy_headers:
         command.append("--proxy-headers")
     return [*command, ASGI_APPLICATION]
@@ -94,6 +97,7 @@ class Supervisor:
         while not self.stopping:
             for index, child in enumerate(self.children):
                 if child is not None and child.poll() is not None and not self.stopping:
+                    worker_exited(child.pid)  # ops: its live gauges leave /metrics
                     print(
                         f"worker {child.pid} exited with {child.returncode}; starting another",
                         file=sys.stderr,
@@ -156,6 +160,7 @@ class Command(BaseCommand):
             f"serving on {options['bind']}:{listener.getsockname()[1]} with {workers} worker(s)"
         )
         self.stdout.flush()
+        share_metrics_between_workers(settings.SIDEKICK_METRICS_DIR)  # ops: one /metrics view
         code = Supervisor(listener, workers, bool(options["proxy_headers"])).run()
         if code:
             sys.exit(code)

@@ -10,7 +10,7 @@ import 'dart:ffi';
 import 'dart:io' show Platform;
 
 /// The sidekick.h ABI these declarations were written against (SK_ABI_VERSION).
-const int sidekickAbiVersion = 1;
+const int sidekickAbiVersion = 2;
 
 /// sk_status values the Dart code acts on.
 abstract final class SkStatus {
