@@ -61,7 +61,9 @@ def test_streams_over_the_limits_get_429_with_retry_after_and_rest_still_answers
         headers = {"Authorization": f"Bearer {group.admin_key}"}
         with httpx.Client(base_url=server.url, headers=headers, timeout=15) as client:
             assert client.get("/api/flags").status_code == 200
-            assert client.post("/api/flags", json={"key": "limits_rest"}).status_code == 201
+            # client_side: the client-key streams read the client view, which shows only those.
+            created = client.post("/api/flags", json={"key": "limits_rest", "client_side": True})
+            assert created.status_code == 201
         # The open streams still follow changes.
         for stream in opened:
             stream.wait_for(
