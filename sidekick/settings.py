@@ -155,6 +155,14 @@ SIDEKICK_STREAM_MAX_UNSENT_BYTES = int(
 # Streams are closed (`goodbye` `max_age`) after this many seconds, give or take 20%, so that
 # load spreads again over processes started later; 0 turns it off.
 SIDEKICK_STREAM_MAX_AGE_SECONDS = float(os.environ.get("SIDEKICK_STREAM_MAX_AGE_SECONDS", "3600"))
+# Graceful shutdown (sidekick/shutdown.py; docs/operations.md "Shutdown"). On SIGTERM a server
+# process stops accepting, tells every stream `goodbye` `shutdown` with a reconnect delay spread
+# over this window (so clients come back over it, not all at once), lets requests in flight
+# finish, and exits within the timeout: below Kubernetes' default 30 s grace period.
+SIDEKICK_SHUTDOWN_GOODBYE_WINDOW_SECONDS = float(
+    os.environ.get("SIDEKICK_SHUTDOWN_GOODBYE_WINDOW_SECONDS", "10")
+)
+SIDEKICK_SHUTDOWN_TIMEOUT_SECONDS = float(os.environ.get("SIDEKICK_SHUTDOWN_TIMEOUT_SECONDS", "20"))
 
 # The deployment's identity on a shared channel layer (streaming/relay.py, flags/deployment.py):
 # its id names the relay's group and its secret signs every relayed message. Both are made once

@@ -226,6 +226,11 @@ def update_hub() -> UpdateHub:
     return _hub
 
 
+def existing_update_hub() -> UpdateHub | None:
+    """This process's hub if one was created (graceful shutdown: nothing to say otherwise)."""
+    return _hub
+
+
 def reset_update_hub() -> None:
     """Forgets the hub (tests that run several event loops in one process)."""
     global _hub
