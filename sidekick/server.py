@@ -15,14 +15,21 @@ reaches Django (docs/security.md):
 - daphne's access log, when it is on (not `-v 0`), goes through sidekick.logs.redact_secrets:
   client keys travel in /stream URLs.
 
+It also shuts down gracefully on SIGTERM (`sidekick.shutdown`: stop accepting, `goodbye`
+`shutdown` to every stream, requests in flight finish, exit within
+SIDEKICK_SHUTDOWN_TIMEOUT_SECONDS), and at start raises the soft descriptor limit to the hard
+one (the stream limits derive from it) and logs the limits in use.
+
 `make run`, `manage.py serve` (each of its workers), the Docker image and docs/deploy.md all
 start the server through this module.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import resource
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -30,11 +37,13 @@ from typing import Any
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
+from twisted.internet import defer
 from twisted.internet.base import DelayedCall
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from twisted.web import http
 
+from sidekick import shutdown
 from sidekick.logs import redact_secrets
 
 logger = logging.getLogger("sidekick.server")
@@ -94,6 +103,7 @@ class BoundedChannel(http.HTTPChannel):
 
     def connectionMade(self) -> None:
         super().connectionMade()
+        self.factory.channels.add(self)
         self._arm_read_deadline()
 
     def _arm_read_deadline(self) -> None:
@@ -170,6 +180,9 @@ class BoundedChannel(http.HTTPChannel):
         super().allContentReceived()
 
     def requestDone(self, request: http.Request) -> None:
+        if self.factory.draining:
+            # Shutting down: the connection closes after this response (no further request).
+            self.persistent = False
         # Armed before the parent replays a pipelined request, whose arrival disarms it again.
         if self.persistent:
             self._arm_read_deadline()
@@ -177,6 +190,7 @@ class BoundedChannel(http.HTTPChannel):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._cancel_read_deadline()
+        self.factory.channels.discard(self)
         super().connectionLost(reason)
 
 
@@ -197,6 +211,10 @@ class BoundedHTTPFactory(HTTPFactory):
         super().__init__(server)
         self.max_body_bytes = int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         self.read_timeout_seconds = float(settings.SIDEKICK_REQUEST_READ_TIMEOUT_SECONDS)
+        # The open connections (graceful shutdown waits for their requests), and whether the
+        # process is shutting down (each then closes after its response).
+        self.channels: set[BoundedChannel] = set()
+        self.draining = False
 
     def buildProtocol(self, addr: Any) -> Any:
         protocol = super().buildProtocol(addr)
@@ -213,13 +231,73 @@ def _redacting(action_logger: Callable[..., Any]) -> Callable[..., Any]:
     return log_action
 
 
+def raise_descriptor_limit() -> None:
+    """Raises the soft RLIMIT_NOFILE to the hard limit, as servers commonly do.
+
+    Each stream holds a descriptor and the stream limits derive from the soft limit, which is
+    often a low 1024 whatever the hard limit allows.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as error:
+            logger.warning("cannot raise the descriptor limit from %s to %s: %s", soft, hard, error)
+
+
+def log_limits() -> None:
+    """The limits in use, once at start (docs/stream.md "Limits", docs/operations.md)."""
+    from django.conf import settings
+
+    from streaming import limits
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    logger.info(
+        "limits: descriptors %s, streams per process %d, per key %d, unsent bytes per stream %d, "
+        "stream max age %.0f s, shutdown timeout %.1f s, goodbye window %.1f s",
+        soft,
+        limits.process_limit(),
+        limits.key_limit(),
+        int(settings.SIDEKICK_STREAM_MAX_UNSENT_BYTES),
+        float(settings.SIDEKICK_STREAM_MAX_AGE_SECONDS),
+        shutdown.timeout_seconds(),
+        shutdown.goodbye_window_ms() / 1000,
+    )
+
+
 class ProtectedServer(Server):
-    """daphne's Server with the bounded factory and the redacting access log."""
+    """daphne's Server with the bounded factory, the redacting access log and graceful shutdown."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if kwargs.get("action_logger") is not None:
             kwargs["action_logger"] = _redacting(kwargs["action_logger"])
         super().__init__(*args, **kwargs)
+        self._ports: list[Any] = []
+
+    def run(self) -> None:
+        log_limits()
+        super().run()
+
+    def listen_success(self, port: Any) -> None:
+        self._ports.append(port)  # graceful shutdown stops listening on each
+        super().listen_success(port)
+
+    def kill_all_applications(self) -> defer.Deferred[Any]:
+        """daphne's "before shutdown" trigger, run after the graceful drain (sidekick.shutdown)."""
+        shutdown.start_watchdog(shutdown.timeout_seconds())
+        factory = self._bounded_factory
+        factory.draining = True
+        drained = defer.Deferred.fromFuture(
+            asyncio.ensure_future(shutdown.drain(self._ports, factory.channels))
+        )
+
+        def then_kill(result: Any) -> Any:
+            if isinstance(result, Failure):
+                logger.error("graceful shutdown failed: %s", result.getErrorMessage())
+            return super(ProtectedServer, self).kill_all_applications()
+
+        drained.addBoth(then_kill)
+        return drained
 
     # daphne's run() builds its own factory (`self.http_factory = HTTPFactory(self)`) right before
     # listening; this attribute swaps in the bounded one at that assignment, so the rest of
@@ -241,6 +319,7 @@ class ProtectedCommandLine(CommandLineInterface):
 
 
 def main(argv: list[str] | None = None) -> None:
+    raise_descriptor_limit()
     ProtectedCommandLine().run(sys.argv[1:] if argv is None else argv)
 
 

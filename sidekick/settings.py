@@ -138,6 +138,35 @@ SIDEKICK_DEFAULT_ENVIRONMENT = os.environ.get("SIDEKICK_DEFAULT_ENVIRONMENT", "d
 SIDEKICK_GC_FREEZE = _env_bool("SIDEKICK_GC_FREEZE", True)
 SIDEKICK_GC_THAW_SECONDS = float(os.environ.get("SIDEKICK_GC_THAW_SECONDS", "600"))
 
+# Stream limits (streaming/limits.py reads them; docs/stream.md "Limits" explains each default).
+# All are per server process: with N workers or instances a deployment holds N times as many.
+# At most this many open streams per process; unset: the process's descriptor limit
+# (RLIMIT_NOFILE) less a reserve for REST requests, the database pool, Redis and files.
+SIDEKICK_STREAMS_PER_PROCESS = int(os.environ.get("SIDEKICK_STREAMS_PER_PROCESS", "0") or 0)
+# At most this many open streams per API key per process; unset: three quarters of the process
+# limit, so one key (leaked, or a client stuck in a reconnect loop) cannot take every slot.
+SIDEKICK_STREAMS_PER_KEY = int(os.environ.get("SIDEKICK_STREAMS_PER_KEY", "0") or 0)
+# The `Retry-After` of a stream refused for a limit.
+SIDEKICK_STREAM_LIMIT_RETRY_AFTER_SECONDS = int(
+    os.environ.get("SIDEKICK_STREAM_LIMIT_RETRY_AFTER_SECONDS", "10")
+)
+# A stream whose bytes not yet taken by its socket pass this bound is a slow reader: it is sent
+# `goodbye` `slow_reader` and closed, so its memory stays bounded whatever the client does.
+SIDEKICK_STREAM_MAX_UNSENT_BYTES = int(
+    os.environ.get("SIDEKICK_STREAM_MAX_UNSENT_BYTES", str(1024 * 1024))
+)
+# Streams are closed (`goodbye` `max_age`) after this many seconds, give or take 20%, so that
+# load spreads again over processes started later; 0 turns it off.
+SIDEKICK_STREAM_MAX_AGE_SECONDS = float(os.environ.get("SIDEKICK_STREAM_MAX_AGE_SECONDS", "3600"))
+# Graceful shutdown (sidekick/shutdown.py; docs/operations.md "Shutdown"). On SIGTERM a server
+# process stops accepting, tells every stream `goodbye` `shutdown` with a reconnect delay spread
+# over this window (so clients come back over it, not all at once), lets requests in flight
+# finish, and exits within the timeout: below Kubernetes' default 30 s grace period.
+SIDEKICK_SHUTDOWN_GOODBYE_WINDOW_SECONDS = float(
+    os.environ.get("SIDEKICK_SHUTDOWN_GOODBYE_WINDOW_SECONDS", "10")
+)
+SIDEKICK_SHUTDOWN_TIMEOUT_SECONDS = float(os.environ.get("SIDEKICK_SHUTDOWN_TIMEOUT_SECONDS", "20"))
+
 # The deployment's identity on a shared channel layer (streaming/relay.py, flags/deployment.py):
 # its id names the relay's group and its secret signs every relayed message. Both are made once
 # in the database by the first migrate and shared by every instance on that database; set them

@@ -35,6 +35,7 @@ from flags.store import environment_stores, process_flag_store
 from flags.wire import encode_json
 from streaming.fanout import StreamSubscriber
 from streaming.hub import update_hub
+from streaming.limits import Refusal
 
 logger = logging.getLogger(__name__)
 
@@ -262,12 +263,17 @@ class StreamConsumer(AsyncConsumer):
         hub = update_hub()
         await hub.ensure_started()
         streams = hub.streams
-        self.subscriber = streams.subscribe(
+        subscribed = streams.subscribe(
             self.base_send,
             getattr(principal, "key_id", None),
             client=reads_client_view(principal),
             environment_id=environment_id,
         )
+        if isinstance(subscribed, Refusal):
+            retry_after = str(subscribed.retry_after).encode()
+            await self._error(429, subscribed.detail, [(b"retry-after", retry_after)])
+            return
+        self.subscriber = subscribed
         try:
             store = process_flag_store(environment_id)
             if store.is_loaded:
@@ -284,10 +290,7 @@ class StreamConsumer(AsyncConsumer):
                 }
             )
             await self.subscriber.open(snapshot)
-            if self.subscriber.key_id in streams.revoked_key_ids:  # revoked while it opened
-                streams.unsubscribe(self.subscriber)
-                await self.subscriber.end()
-            else:
+            if await streams.opened(self.subscriber):
                 hub.stream_opened()
         except BaseException:
             # The consumer ends here and will never see its disconnect: unsubscribe now.

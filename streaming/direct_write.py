@@ -21,6 +21,7 @@ version): the stream then uses its ordinary ASGI send, which is always correct.
 from __future__ import annotations
 
 import array
+import asyncio
 import functools
 import logging
 import os
@@ -97,6 +98,77 @@ def chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
+def _daphne_request(send: Any) -> Any:
+    """daphne's request behind an ASGI send (`partial(Server.handle_reply, request)`), or None."""
+    classes = _twisted_classes()
+    if classes is None:
+        return None
+    web_request, _connection, server = classes
+    if not isinstance(send, functools.partial) or len(send.args) != 1 or send.keywords:
+        return None
+    if getattr(send.func, "__func__", None) is not server.handle_reply:
+        return None
+    request = send.args[0]
+    return request if isinstance(request, web_request) else None
+
+
+class SendBuffer:
+    """What one daphne response holds in memory that its socket has not taken yet.
+
+    Twisted's TCP transport keeps unsent bytes in `dataBuffer` (from `offset` on) and in
+    `_tempDataBuffer` (`_tempDataLen` bytes); a TLS connection's wrapper encrypts into the TCP
+    transport beneath it, which holds the bytes. `for_send` finds that transport, or returns
+    None where the send is not daphne's (nothing can then be measured).
+    """
+
+    __slots__ = ("channel", "transport")
+
+    def __init__(self, channel: Any, transport: Any) -> None:
+        self.channel = channel
+        self.transport = transport
+
+    @classmethod
+    def for_send(cls, send: Any) -> SendBuffer | None:
+        classes = _twisted_classes()
+        request = _daphne_request(send)
+        if classes is None or request is None:
+            return None
+        channel = getattr(request, "channel", None)
+        transport = getattr(channel, "transport", None)
+        for _wrapper in range(3):  # TLS: the TCP connection is the wrapper's own transport
+            if isinstance(transport, classes[1]):
+                return cls(channel, transport)
+            transport = getattr(transport, "transport", None)
+        return None
+
+    def unsent(self) -> int:
+        transport = self.transport
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+    @property
+    def open(self) -> bool:
+        transport = self.transport
+        return bool(transport.connected) and not transport.disconnecting
+
+    def close(self, grace_seconds: float) -> None:
+        """Closes the connection once what it holds is sent; resets it after `grace_seconds`.
+
+        A client that does not read would otherwise keep the connection (and its buffer) open
+        for ever: Twisted closes only after the buffer drained.
+        """
+        if not self.transport.connected:
+            return
+        # Through the HTTP channel, which first unregisters itself as the transport's producer:
+        # a producer paused by a full buffer is resumed when the buffer drains, and Twisted then
+        # forgets the pending close.
+        self.channel.loseConnection()
+        asyncio.get_running_loop().call_later(grace_seconds, self._reset)
+
+    def _reset(self) -> None:
+        if self.transport.connected:
+            self.transport.abortConnection()
+
+
 class DirectWriter:
     """Writes response bytes of one open daphne HTTP/1.x response to its socket."""
 
@@ -112,16 +184,10 @@ class DirectWriter:
     def for_send(cls, send: Any) -> DirectWriter | None:
         """The writer behind an ASGI send whose response has started, or None (use the send)."""
         classes = _twisted_classes()
-        if classes is None:
+        request = _daphne_request(send)
+        if classes is None or request is None or not request.startedWriting:
             return None
-        web_request, connection, server = classes
-        if not isinstance(send, functools.partial) or len(send.args) != 1 or send.keywords:
-            return None
-        if getattr(send.func, "__func__", None) is not server.handle_reply:
-            return None
-        request = send.args[0]
-        if not isinstance(request, web_request) or not request.startedWriting:
-            return None
+        connection = classes[1]
         channel = getattr(request, "channel", None)
         transport = getattr(channel, "transport", None)
         # TLS wraps the TCP connection in another protocol, and a connection that started TLS

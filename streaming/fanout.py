@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,12 +30,29 @@ from django.conf import settings
 from flags.events import ChangeEvent
 from flags.store import ProcessFlagStore
 from streaming import direct_write
-from streaming.protocol import KEEPALIVE_CHUNK, ClientView, snapshot_bytes, update_chunk
+from streaming.limits import Refusal, StreamSlots
+from streaming.protocol import (
+    KEEPALIVE_CHUNK,
+    ClientView,
+    goodbye_chunk,
+    snapshot_bytes,
+    update_chunk,
+)
 
 logger = logging.getLogger(__name__)
 
 # Streams written per slice of the fan-out; the event loop runs between slices.
 FAN_OUT_BATCH = 256
+# A snapshot larger than the unsent-bytes bound goes out in slices of this size, each once the
+# connection holds less than the bound less one slice: see `StreamSubscriber._send_paced`.
+SNAPSHOT_SLICE = 64 * 1024
+# A stream whose snapshot is not read at all for this long is closed as a slow reader.
+SNAPSHOT_STALL_SECONDS = 60.0
+# A slow reader's client is asked to come back after 2.5 to 5 s; a max-age one within a second.
+SLOW_READER_RECONNECT_MS = 5000
+MAX_AGE_RECONNECT_MS = 1000
+# A closing stream's socket has this long to take its last bytes before the connection is reset.
+CLOSE_GRACE_SECONDS = 15.0
 
 # The ASGI `send` of an open response.
 AsgiSend = Callable[[dict[str, Any]], Awaitable[None]]
@@ -70,10 +89,26 @@ class StreamSubscriber:
 
     `send` is the connection's raw ASGI send: the fan-out is the hot loop (one call per stream
     per change), so it skips the consumer's wrappers. Once the snapshot is out, `writer` is the
-    direct socket path when the server allows it (see `streaming.direct_write`).
+    direct socket path when the server allows it (see `streaming.direct_write`). `buffer`
+    measures what the connection holds unsent (daphne only), for the slow-reader bound.
     """
 
-    __slots__ = ("client", "environment_id", "key_id", "pending", "send", "writer")
+    __slots__ = (
+        "buffer",
+        "client",
+        "environment_id",
+        "expires_at",
+        "farewell",
+        "key_id",
+        "pending",
+        "pending_bytes",
+        "send",
+        "writer",
+    )
+
+    # What a stream may hold unsent (set from settings by LocalStreams); beyond it the stream is
+    # a slow reader and is closed. See docs/stream.md, "Limits".
+    max_unsent = 1 << 20
 
     def __init__(
         self,
@@ -87,12 +122,19 @@ class StreamSubscriber:
         self.client = client  # opened with a client key: reads the client view
         self.environment_id = environment_id  # the one environment whose changes it carries
         self.pending: list[dict[str, Any]] | None = []
+        self.pending_bytes = 0
         self.writer: direct_write.DirectWriter | None = None
+        self.buffer: direct_write.SendBuffer | None = None
+        # Loop time at which the stream reaches its maximum age (inf: never).
+        self.expires_at = math.inf
+        # The goodbye it is closed with; set once, when the server decides to close it.
+        self.farewell: bytes | None = None
 
     async def deliver(self, message: dict[str, Any]) -> None:
         """Sends one message through the ASGI send (or queues it before the snapshot)."""
         if self.pending is not None:
             self.pending.append(message)
+            self.pending_bytes += len(message["body"])
             return
         try:
             await self.send(message)
@@ -103,26 +145,115 @@ class StreamSubscriber:
     def deliver_now(self, delivery: Delivery, batch: direct_write.DirectBatch) -> bool:
         """Queues it, or joins the batch of direct writes; False: `deliver` must be awaited."""
         if self.pending is not None:
+            if self.pending_bytes > self.max_unsent:
+                return False  # the fan-out finds it a slow reader
             self.pending.append(delivery.message)
+            self.pending_bytes += len(delivery.raw)
             return True
         writer = self.writer
         return writer is not None and batch.add(writer)
 
-    async def end(self) -> None:
-        """Ends the response (its key was revoked): the SDK sees the stream close."""
+    def unsent(self) -> int:
+        """Bytes this stream holds that its socket has not taken (queued ones included)."""
+        buffer = self.buffer
+        held = buffer.unsent() if buffer is not None else 0
+        return held + self.pending_bytes if self.pending is not None else held
+
+    def too_slow(self) -> bool:
+        """Whether the stream holds more than its bound unsent (asked on the slow path only).
+
+        Asked before each write, so one event larger than the bound still reaches a reader that
+        keeps up: a stream holds at most the bound plus one event.
+        """
+        return self.unsent() > self.max_unsent
+
+    async def close_with(self, farewell: bytes) -> None:
+        """Sends `farewell` (a `goodbye`) as the response's last bytes and closes the connection.
+
+        A stream still sending its snapshot is closed by `open` once the snapshot is out (a
+        goodbye cannot follow half an event). A connection that does not take the goodbye within
+        CLOSE_GRACE_SECONDS is reset, so what it holds is freed in any case.
+        """
+        if self.farewell is not None:
+            return
+        self.farewell = farewell
+        if self.pending is None:
+            await self._say_farewell()
+
+    async def _say_farewell(self) -> None:
+        assert self.farewell is not None
         try:
-            await self.send(END_MESSAGE)
+            await self.send(
+                {"type": "http.response.body", "body": self.farewell, "more_body": False}
+            )
         except Exception:
             logger.debug("ending a closing stream failed", exc_info=True)
+        if self.buffer is not None:
+            self.buffer.close(CLOSE_GRACE_SECONDS)
 
     async def open(self, snapshot: bytes) -> None:
         """Sends the snapshot, then whatever arrived meanwhile, then delivers live."""
-        await self.send(body_message(snapshot))
+        self.buffer = direct_write.SendBuffer.for_send(self.send)
+        if self.buffer is None or len(snapshot) <= self.max_unsent:
+            # Within the bound, a private copy costs no more than the bound allows.
+            await self.send(body_message(snapshot))
+        elif not await self._send_paced(snapshot):
+            return
         assert self.pending is not None
-        while self.pending:
-            await self.send(self.pending.pop(0))
+        while self.pending and self.farewell is None:
+            message = self.pending.pop(0)
+            self.pending_bytes -= len(message["body"])
+            await self.send(message)
         self.pending = None
+        self.pending_bytes = 0
+        if self.farewell is not None:
+            await self._say_farewell()
+            return
         self.writer = direct_write.DirectWriter.for_send(self.send)
+
+    async def _send_paced(self, snapshot: bytes) -> bool:
+        """The snapshot a slice at a time, never holding more than `max_unsent` of it unsent.
+
+        Handed over whole, Twisted would join it into one buffer of the stream's own: a copy of
+        the shared snapshot per stream, for as long as the client does not read it. False: the
+        stream was closed on the way (disconnected, closed by the server, or stalled).
+        """
+        buffer = self.buffer
+        assert buffer is not None
+        view = memoryview(snapshot)
+        room = max(self.max_unsent - SNAPSHOT_SLICE, 0)
+        for start in range(0, len(snapshot), SNAPSHOT_SLICE):
+            if not await self._wait_for_room(buffer, room):
+                return False
+            await self.send(body_message(bytes(view[start : start + SNAPSHOT_SLICE])))
+        return True
+
+    async def _wait_for_room(self, buffer: direct_write.SendBuffer, room: int) -> bool:
+        """Waits until the connection holds at most `room` unsent bytes (polled, backing off).
+
+        A stream whose snapshot makes no progress for SNAPSHOT_STALL_SECONDS is a slow reader.
+        """
+        loop = asyncio.get_running_loop()
+        pause = 0.005
+        last_unsent = buffer.unsent()
+        progress_at = loop.time()
+        while last_unsent > room:
+            if self.farewell is not None or not buffer.open:
+                buffer.close(0.0)
+                return False
+            await asyncio.sleep(pause)
+            unsent = buffer.unsent()
+            if unsent < last_unsent:
+                progress_at, pause = loop.time(), 0.005
+            elif loop.time() - progress_at > SNAPSHOT_STALL_SECONDS:
+                logger.info("closing a stream whose snapshot made no progress (slow reader)")
+                self.farewell = b""
+                buffer.close(0.0)
+                return False
+            else:
+                pause = min(pause * 2, 0.5)
+            last_unsent = unsent
+        return True
 
 
 class EnvironmentStreams:
@@ -152,6 +283,12 @@ class LocalStreams:
         # Chunks to write with their environment, and futures set once everything queued
         # before them is written.
         self._outbox: asyncio.Queue[tuple[int, AudienceChunks] | asyncio.Future[None]] | None = None
+        self.slots = StreamSlots()
+        StreamSubscriber.max_unsent = int(settings.SIDEKICK_STREAM_MAX_UNSENT_BYTES)
+        self.max_age = float(settings.SIDEKICK_STREAM_MAX_AGE_SECONDS)
+        # Set by `say_goodbye_to_all`: streams that finish opening afterwards are closed too.
+        self.closing: tuple[str, int] | None = None
+        self.slow_readers_closed = 0
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Binds to the loop that runs `run_outbox` (the hub's)."""
@@ -182,9 +319,19 @@ class LocalStreams:
         key_id: int | None = None,
         client: bool = False,
         environment_id: int | None = None,
-    ) -> StreamSubscriber:
-        """Registers a stream before it reads the snapshot; deliveries queue until `open`."""
+    ) -> StreamSubscriber | Refusal:
+        """Registers a stream before it reads the snapshot; deliveries queue until `open`.
+
+        A stream over the process's or its key's limit is refused (see `streaming.limits`):
+        streams of every environment and audience share the same slots.
+        """
+        refusal = self.slots.take(key_id)
+        if refusal is not None:
+            return refusal
         subscriber = StreamSubscriber(send, key_id, client, environment_id)
+        if self.max_age > 0 and self.loop is not None:
+            # ±20%: streams opened together (after a deploy) do not all leave together.
+            subscriber.expires_at = self.loop.time() + self.max_age * random.uniform(0.8, 1.2)
         self.subscribers.add(subscriber)
         self._environment(environment_id).audiences[subscriber.client].add(subscriber)
         return subscriber
@@ -196,29 +343,54 @@ class LocalStreams:
         return snapshot_bytes.of(store)
 
     def unsubscribe(self, subscriber: StreamSubscriber) -> None:
-        self.subscribers.discard(subscriber)
-        environment = self.environments.get(subscriber.environment_id)
-        if environment is not None:
-            environment.audiences[subscriber.client].discard(subscriber)
-            # The client view stays: it remembers what client streams of it were sent.
+        """Takes a stream out (of its environment's audience too) and gives its slot back; once."""
+        if subscriber in self.subscribers:
+            self.subscribers.remove(subscriber)
+            environment = self.environments.get(subscriber.environment_id)
+            if environment is not None:
+                # The client view stays: it remembers what client streams of it were sent.
+                environment.audiences[subscriber.client].discard(subscriber)
+            self.slots.give_back(subscriber.key_id)
+
+    async def opened(self, subscriber: StreamSubscriber) -> bool:
+        """After the snapshot: closes the stream if it must not stay (False), as it was opening.
+
+        Its key may have been revoked meanwhile, or the process may be saying goodbye to all.
+        """
+        if subscriber.farewell is not None:
+            self.unsubscribe(subscriber)
+            return False
+        if subscriber.key_id in self.revoked_key_ids:
+            self.unsubscribe(subscriber)
+            await subscriber.close_with(goodbye_chunk("revoked", 0))
+            return False
+        if self.closing is not None:
+            reason, window_ms = self.closing
+            self.unsubscribe(subscriber)
+            await subscriber.close_with(goodbye_chunk(reason, random.randint(0, window_ms)))
+            return False
+        return True
 
     async def end_streams_of(self, key_id: int) -> None:
-        """Ends the streams opened with a revoked key (on the loop)."""
+        """Ends the streams opened with a revoked key (on the loop), each with `goodbye`."""
         self.revoked_key_ids.add(key_id)
-        # A stream still sending its snapshot is left to its consumer, which checks
+        farewell = goodbye_chunk("revoked", 0)
+        # A stream still sending its snapshot is closed by `opened`, which checks
         # revoked_key_ids once the snapshot is out (a response cannot end before it starts).
         for subscriber in [s for s in self.subscribers if s.key_id == key_id and s.pending is None]:
             self.unsubscribe(subscriber)
-            await subscriber.end()
+            await subscriber.close_with(farewell)
 
     async def end_every_stream(self) -> None:
-        """Ends every stream (on the loop), so that each SDK reconnects and starts a fresh set."""
+        """Ends every stream (on the loop), so that each SDK reconnects and starts a fresh set.
+
+        A plain end, without `goodbye`: none of the contract's reasons (`max_age`, `shutdown`,
+        `revoked`) says "your state may be wrong", and an SDK must reconnect at once. A stream
+        still sending its snapshot (which may predate the reason) is ended right after it.
+        """
         for subscriber in list(self.subscribers):
             self.unsubscribe(subscriber)
-            if subscriber.pending is None:
-                await subscriber.end()
-            else:  # its snapshot may predate the reason to end it: end right after that
-                subscriber.pending.append(END_MESSAGE)
+            await subscriber.close_with(b"")
 
     def end_streams_of_threadsafe(self, key_id: int) -> None:
         """`end_streams_of` from any thread; only remembers the key while no loop runs."""
@@ -228,6 +400,59 @@ class LocalStreams:
             return
         with contextlib.suppress(RuntimeError):  # the loop closed: the process is exiting
             loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self.end_streams_of(key_id)))
+
+    async def say_goodbye_to_all(self, reason: str, window_ms: int) -> int:
+        """Closes every stream with `goodbye` (on the loop); returns how many were open.
+
+        Graceful shutdown calls it with reason `shutdown`: each stream is told a different
+        `reconnect_after_ms`, spread evenly over `window_ms`, so the clients come back over the
+        window instead of all at once. Streams that finish opening afterwards are closed too.
+        """
+        self.closing = (reason, window_ms)
+        subscribers = list(self.subscribers)
+        random.shuffle(subscribers)
+        count = len(subscribers)
+        for index, subscriber in enumerate(subscribers):
+            self.unsubscribe(subscriber)
+            delay = window_ms * (index + 0.5) / count
+            await subscriber.close_with(goodbye_chunk(reason, round(delay)))
+        return count
+
+    async def close_slow_reader(self, subscriber: StreamSubscriber) -> None:
+        """A stream holding more than its bound unsent: `goodbye` `slow_reader`, then closed."""
+        if subscriber.farewell is not None:
+            return  # the keep-alives' walk and a change's walk both found it
+        self.unsubscribe(subscriber)
+        self.slow_readers_closed += 1
+        logger.info(
+            "closing a slow stream reader holding %d unsent bytes (bound %d)",
+            subscriber.unsent(),
+            subscriber.max_unsent,
+        )
+        # Its client comes back after a while, not at once, and gets a fresh snapshot.
+        reconnect_after_ms = random.randint(SLOW_READER_RECONNECT_MS // 2, SLOW_READER_RECONNECT_MS)
+        await subscriber.close_with(goodbye_chunk("slow_reader", reconnect_after_ms))
+
+    async def close_expired(self) -> int:
+        """Closes the streams past their maximum age (`goodbye` `max_age`); returns how many."""
+        assert self.loop is not None
+        now = self.loop.time()
+        expired = [s for s in self.subscribers if s.expires_at <= now and s.pending is None]
+        for subscriber in expired:
+            self.unsubscribe(subscriber)
+            await subscriber.close_with(
+                goodbye_chunk("max_age", random.randint(0, MAX_AGE_RECONNECT_MS))
+            )
+        return len(expired)
+
+    async def run_max_age(self) -> None:
+        """Once a second, closes the streams that reached their maximum age."""
+        if self.max_age <= 0:
+            return
+        period = min(1.0, self.max_age / 4)
+        while True:
+            await asyncio.sleep(period)
+            await self.close_expired()
 
     # Fan out --------------------------------------------------------------------------------
 
@@ -328,7 +553,10 @@ class LocalStreams:
             ]
             batch.send()
             for subscriber in by_asgi:
-                await subscriber.deliver(delivery.message)
+                if subscriber.too_slow():
+                    await self.close_slow_reader(subscriber)
+                else:
+                    await subscriber.deliver(delivery.message)
             # Let requests (the write that caused this change, among others) and queued
             # socket writes run between slices instead of after the last stream.
             await asyncio.sleep(0)

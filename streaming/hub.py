@@ -23,8 +23,11 @@
    (`LocalStreams.end_every_stream`) so that SDKs start a fresh set.
 
 Key revocations follow steps 1, 4 and 5 (`on_key_revoked_published`, `relay.revoked_message`)
-and end the key's streams (`LocalStreams.end_streams_of`). Whatever brings a change in, it is
-fanned out exactly once: only when it takes effect in the store.
+and end the key's streams with `goodbye` `revoked` (`LocalStreams.end_streams_of`). Graceful
+shutdown calls `LocalStreams.say_goodbye_to_all`; `streaming.limits` bounds how many streams a
+process and a key hold, and `StreamSubscriber.too_slow` how much a stream holds unsent.
+Whatever brings a change in, it is fanned out exactly once: only when it takes effect in the
+store.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ class UpdateHub:
             self._tasks = [
                 asyncio.ensure_future(self.streams.run_outbox()),
                 asyncio.ensure_future(self.streams.run_keepalives()),
+                asyncio.ensure_future(self.streams.run_max_age()),
                 asyncio.ensure_future(self.watermark_poll.run()),
                 asyncio.ensure_future(self._run_reconciliation()),
             ]
@@ -221,6 +225,11 @@ def update_hub() -> UpdateHub:
         with _hub_lock:
             if _hub is None:
                 _hub = UpdateHub()
+    return _hub
+
+
+def existing_update_hub() -> UpdateHub | None:
+    """This process's hub if one was created (graceful shutdown: nothing to say otherwise)."""
     return _hub
 
 

@@ -1,8 +1,9 @@
 """Every byte the stream puts on the wire: the Server-Sent Events a connection reads, in order.
 
 A stream opens with the snapshot (`connected`, each flag as an `update` carrying an UPSERT,
-`ready`), then carries one `update` per change and a keep-alive comment when idle. Events are
-encoded once per audience and the same bytes are sent to every stream of that audience.
+`ready`), then carries one `update` per change and a keep-alive comment when idle, and ends with
+`goodbye` when the server closes it on purpose. Events are encoded once per audience and the same
+bytes are sent to every stream of that audience.
 
 Two audiences: streams opened with a client key read the client view (`ClientView`: only
 `client_side` flags, without their descriptions); every other stream reads every flag.
@@ -29,6 +30,16 @@ def sse_event(name: str, data: str) -> str:
 def update_chunk(event: ChangeEvent) -> bytes:
     """The `update` event carrying one change."""
     return sse_event("update", encode_json(event)).encode()
+
+
+def goodbye_chunk(reason: str, reconnect_after_ms: int) -> bytes:
+    """The `goodbye` event: the server is about to close the stream on purpose.
+
+    Reasons: `max_age`, `shutdown`, `revoked`, `slow_reader`. SDKs wait `reconnect_after_ms`
+    before reconnecting (and do not reconnect after `revoked`).
+    """
+    payload = {"reason": reason, "reconnect_after_ms": int(reconnect_after_ms)}
+    return sse_event("goodbye", encode_json(payload)).encode()
 
 
 FlagView = Callable[[list[WireFlag]], list[WireFlag]]

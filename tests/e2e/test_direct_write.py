@@ -129,9 +129,17 @@ def test_http10_stream_gets_the_same_events_unframed(server_group, server):
 
 
 def test_a_stream_that_stops_reading_gets_every_event_in_order_once_it_reads_again(
-    server_group, server
+    make_server_group,
 ):
-    """Writes the kernel cannot take go to Twisted's buffer; later events must queue behind them."""
+    """Writes the kernel cannot take go to Twisted's buffer; later events must queue behind them.
+
+    The slow-reader bound is raised above what this test leaves unsent (tests/e2e/
+    test_slow_readers.py checks the bound itself).
+    """
+    server_group = make_server_group(
+        extra_env={"SIDEKICK_STREAM_MAX_UNSENT_BYTES": str(64 * 1024 * 1024)}
+    )
+    server = server_group.add_server()
     writes = 30
     # ~300 KB per event, ~9 MB in all: more than the socket buffers can hold (4 MB at most here).
     values = [f"{index:05d}" + "v" * 95 for index in range(3000)]

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from django.conf import settings
 
+from streaming.management.commands import serve
 from tests.e2e.server import REPO_ROOT
 from tests.service_env import REQUIRE_SERVICES
 
@@ -171,6 +173,11 @@ def test_deployment_probes_shutdown_window_and_security():
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["lifecycle"]["preStop"]
     assert pod["terminationGracePeriodSeconds"] > 30
+    # SIGKILL never cuts the graceful shutdown short: the grace period (counted from preStop)
+    # holds the preStop pause plus the shutdown bound, and the supervisor's margin past it.
+    pause = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
+    shutdown = float(settings.SIDEKICK_SHUTDOWN_TIMEOUT_SECONDS)
+    assert pod["terminationGracePeriodSeconds"] >= pause + shutdown + serve.STOP_MARGIN_SECONDS
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["resources"]["requests"] and container["resources"]["limits"]

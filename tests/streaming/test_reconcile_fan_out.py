@@ -23,6 +23,7 @@ from flags.models import Flag
 from flags.services import flag_upsert
 from flags.store import process_flag_store
 from streaming import hub
+from streaming.fanout import StreamSubscriber
 from tests.flags.conftest import in_default_environment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
@@ -54,8 +55,9 @@ class Subscriber:
         return json.loads(data.removeprefix("data: "))
 
     async def next_is_the_end(self) -> bool:
+        """The stream ended plainly: no `goodbye` (an overrule is none of its reasons)."""
         message = await asyncio.wait_for(self.messages.get(), 10)
-        return message["more_body"] is False
+        return message["more_body"] is False and message["body"] == b""
 
 
 def run(scenario: Callable[[hub.UpdateHub, Subscriber], Awaitable[None]]) -> None:
@@ -66,6 +68,7 @@ def run(scenario: Callable[[hub.UpdateHub, Subscriber], Awaitable[None]]) -> Non
         # A stream of the default environment (its id is known once the hub has loaded it).
         default = flag_store.environment_stores().default_id()
         opened = the_hub.streams.subscribe(subscriber.send, environment_id=default)
+        assert isinstance(opened, StreamSubscriber), opened
         await opened.open(b"")
         assert (await subscriber.messages.get())["body"] == b""  # the (empty) snapshot
         try:

@@ -247,8 +247,12 @@ def test_revoking_a_key_ends_its_open_streams_and_refuses_it_again():
 
         await sync_to_async(api_key_revoke)(api_key=key)
 
+        # The stream ends with `goodbye` `revoked` (an SDK stops; it does not reconnect).
         ending = await revoked_stream.receive_output(10)
-        assert ending == {"type": "http.response.body", "body": b"", "more_body": False}
+        assert ending["more_body"] is False
+        assert events(ending["body"]) == [
+            ("goodbye", {"reason": "revoked", "reconnect_after_ms": 0})
+        ]
         # The other key's stream still gets changes (of client-side flags: it is a client key).
         patched = await sync_to_async(create)("after_revoke", client_side=True)
         del patched["description"]

@@ -7,7 +7,10 @@ connection to whichever worker accepts it first, so no balancer is needed inside
 Each worker has its own hub and flag store and follows the others through the channel layer,
 exactly as separate instances do; that is why more than one worker needs REDIS_URL.
 
-A worker that dies is started again on the same socket; SIGTERM or SIGINT stops them all.
+A worker that dies is started again on the same socket. SIGTERM or SIGINT stops them all
+gracefully: the supervisor closes its copy of the socket, forwards SIGTERM to every worker (each
+drains as `sidekick.shutdown` describes) and waits for them, killing any still running
+STOP_MARGIN_SECONDS after SIDEKICK_SHUTDOWN_TIMEOUT_SECONDS (each worker bounds itself first).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from streaming.libc import libc
 
 ASGI_APPLICATION = "sidekick.asgi:application"
 RESTART_DELAY_SECONDS = 1.0
-STOP_TIMEOUT_SECONDS = 15.0
+# Past the workers' own shutdown bound, before the supervisor kills them.
+STOP_MARGIN_SECONDS = 5.0
 # Enough for a reconnect storm of thousands of SDKs; the kernel caps it at somaxconn.
 LISTEN_BACKLOG = 4096
 _PR_SET_PDEATHSIG = 1
@@ -109,19 +113,27 @@ class Supervisor:
         return self.stop()
 
     def stop(self) -> int:
+        """Stops every worker gracefully; 0 when each exited 0 within the bound."""
+        # First, so that once the workers stop listening the socket is closed and new
+        # connections are refused instead of waiting in its backlog.
+        self.listener.close()
         running = [child for child in self.children if child is not None]
         for child in running:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        timeout = float(settings.SIDEKICK_SHUTDOWN_TIMEOUT_SECONDS) + STOP_MARGIN_SECONDS
+        deadline = time.monotonic() + timeout
+        code = 0
         for child in running:
             try:
-                child.wait(max(0.0, deadline - time.monotonic()))
+                returncode = child.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.kill()
-                child.wait()
-        self.listener.close()
-        return 0
+                returncode = child.wait()
+            if returncode != 0:
+                print(f"worker {child.pid} exited with {returncode}", file=sys.stderr, flush=True)
+                code = 1
+        return code
 
 
 class Command(BaseCommand):
