@@ -189,8 +189,9 @@ def test_streams_that_never_read_a_large_snapshot_hold_at_most_the_bound_each(
             f"{per_stream_kib:.0f} KiB per stream"
         )
     # The default bound (1 MiB) plus one 64 KiB slice of the snapshot, Twisted's transient copy
-    # when it joins its buffers, and allocator slack; a whole snapshot each was 5.4 MiB.
-    assert per_stream_kib < 1536, f"{per_stream_kib:.0f} KiB per non-reading stream"
+    # when it joins its buffers, and allocator slack (1,057-1,456 KiB measured on a loaded
+    # machine); a whole snapshot each, without the bound, was 5.4 MiB.
+    assert per_stream_kib < 2048, f"{per_stream_kib:.0f} KiB per non-reading stream"
 
 
 def test_a_slow_reader_that_reads_again_soon_gets_goodbye_slow_reader_then_eof(
