@@ -18,11 +18,13 @@ void main() {
   final caseFiles = vectorsDirectory
       .listSync(recursive: true)
       .whereType<File>()
-      // typed/ needs ABI version 2's typed builder, which these bindings do not declare yet.
+      // typed/ needs ABI version 2's typed builder, which these bindings do not declare yet;
+      // stream/ pins the stream client, not the core (stream_state_test.dart runs it).
       .where((file) =>
           file.path.endsWith('.json') &&
           file.path != hashFile.path &&
-          !file.path.contains('/typed/'))
+          !file.path.contains('/typed/') &&
+          !file.path.contains('${Platform.pathSeparator}stream${Platform.pathSeparator}'))
       .toList()
     ..sort((a, b) => a.path.compareTo(b.path));
 

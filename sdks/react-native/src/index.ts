@@ -6,10 +6,12 @@ export { EventStreamParser, type ServerSentEvent } from './sse';
 export type {
   AttributeValue,
   Attributes,
+  CacheStorage,
   Evaluation,
   FlagChange,
   Operator,
   Reason,
+  ReadySource,
   WireFlag,
   WireRule,
 } from './types';

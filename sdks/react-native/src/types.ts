@@ -41,8 +41,20 @@ export interface Evaluation {
   version: number | null;
 }
 
-/** What changed in the client's flag set, as onChange listeners see it. */
+/** What changed in the client's flag set, as the (older) onChange listeners see it. */
 export type FlagChange =
   | { kind: 'upsert'; key: string; version: number }
   | { kind: 'delete'; key: string; version: number }
   | { kind: 'reset'; count: number };
+
+/** Where the client's flags come from: the server, or (until it answers) the persistent cache. */
+export type ReadySource = 'server' | 'cache';
+
+/**
+ * Where the persistent cache lives: a pair of callbacks over one string (AsyncStorage, MMKV, a
+ * file). `get` returns null when nothing is stored; either may return a promise.
+ */
+export interface CacheStorage {
+  get(): string | null | Promise<string | null>;
+  set(text: string): void | Promise<void>;
+}
