@@ -130,6 +130,8 @@ def launchdarkly_rows(scenario: Scenario) -> list[Candidate]:
 
 def unleash_rows(scenario: Scenario) -> list[Candidate]:
     from openfeature.contrib.provider.unleash import UnleashProvider
+    from UnleashClient import UnleashClient
+    from UnleashClient.utils import InstanceAllowType
 
     bare = unleash_candidate(scenario)
     bare.name = "unleash: client.is_enabled"
@@ -139,6 +141,17 @@ def unleash_rows(scenario: Scenario) -> list[Candidate]:
         api_token="bench",
         fetch_toggles=False,
         cache=unleash_cache(scenario),
+    )
+    # The provider's own client would register and send metrics to the (absent) server from
+    # background threads; the bare row's quiet configuration keeps the two rows comparable.
+    provider.client = UnleashClient(
+        url="http://127.0.0.1:9",
+        app_name="sidekick-bench",
+        disable_metrics=True,
+        disable_registration=True,
+        cache=unleash_cache(scenario),
+        refresh_interval=3600,
+        multiple_instance_mode=InstanceAllowType.SILENTLY_ALLOW,
     )
     client = openfeature_client(provider)
     return [bare, openfeature_row("unleash: OpenFeature get_boolean", client, scenario)]
