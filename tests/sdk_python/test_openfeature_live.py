@@ -9,7 +9,6 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -58,6 +57,21 @@ class EventLog:
     def wait_for(self, event: ProviderEvent, count: int = 1, timeout: float = 30) -> None:
         wait_until(lambda: self.kinds().count(event) >= count, timeout, lambda: f"{self.kinds()}")
 
+    def wait_for_after(
+        self, event: ProviderEvent, earlier: ProviderEvent, timeout: float = 30
+    ) -> None:
+        """Waits for `event` to arrive after the last `earlier` one."""
+
+        def arrived() -> bool:
+            kinds = self.kinds()
+            return earlier in kinds and event in kinds[len(kinds) - kinds[::-1].index(earlier) :]
+
+        wait_until(arrived, timeout, lambda: f"{self.kinds()}")
+
+    def last(self, event: ProviderEvent) -> EventDetails:
+        with self._lock:
+            return [details for kind, details in self.events if kind == event][-1]
+
     def changed_keys(self) -> list[str]:
         with self._lock:
             return [
@@ -93,8 +107,8 @@ def connect(domain: str, url: str, key: str | None) -> tuple[SidekickProvider, O
 def test_ready_change_stale_and_ready_again(server_group, server, admin, domain):
     admin.post("/api/flags", json={"key": "of_live", "is_enabled": True}).raise_for_status()
     provider, client = connect(domain, server.url, server_group.server_key)
-    log = EventLog(client)
     api.set_provider_and_wait(provider, domain)
+    log = EventLog(client)  # added once READY: the API then runs the READY handler at once
     log.wait_for(ProviderEvent.PROVIDER_READY)
     assert client.get_provider_status() == ProviderStatus.READY
     user = EvaluationContext(targeting_key="u1")
@@ -115,7 +129,7 @@ def test_ready_change_stale_and_ready_again(server_group, server, admin, domain)
         assert client.get_boolean_details("of_live", True, user).value is False
     finally:
         server.start()
-    log.wait_for(ProviderEvent.PROVIDER_READY, count=2)
+    log.wait_for_after(ProviderEvent.PROVIDER_READY, ProviderEvent.PROVIDER_STALE)
     assert client.get_provider_status() == ProviderStatus.READY
     assert log.kinds().count(ProviderEvent.PROVIDER_STALE) == 1
 
@@ -140,7 +154,7 @@ def test_an_unknown_key_is_a_fatal_error(server, domain):
     with pytest.raises(ProviderFatalError):
         api.set_provider_and_wait(provider, domain)
     log.wait_for(ProviderEvent.PROVIDER_ERROR)
-    _, details = log.events[-1]
+    details = log.last(ProviderEvent.PROVIDER_ERROR)
     assert details.error_code == ErrorCode.PROVIDER_FATAL
     assert client.get_provider_status() == ProviderStatus.FATAL
     answer = client.get_boolean_details("anything", True)
@@ -152,16 +166,17 @@ def test_a_revoked_key_is_an_error(make_server_group, domain):
     server = group.add_server()
     assert group.server_key is not None
     provider, client = connect(domain, server.url, group.server_key)
-    log = EventLog(client)
     api.set_provider_and_wait(provider, domain)
+    log = EventLog(client)
     log.wait_for(ProviderEvent.PROVIDER_READY)
 
     prefix = prefix_of(group.server_key)
     assert prefix is not None
     manage(group, "revoke_api_key", prefix)
-    log.wait_for(ProviderEvent.PROVIDER_ERROR)
-    details: Any = log.events[-1][1]
+    log.wait_for_after(ProviderEvent.PROVIDER_ERROR, ProviderEvent.PROVIDER_READY)
+    details = log.last(ProviderEvent.PROVIDER_ERROR)
     assert details.error_code == ErrorCode.PROVIDER_FATAL
+    assert details.message is not None
     assert "401" in details.message or "revoked" in details.message
     assert client.get_provider_status() == ProviderStatus.FATAL
 
