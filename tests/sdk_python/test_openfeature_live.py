@@ -25,6 +25,7 @@ from sidekick_sdk.openfeature import SidekickProvider
 from flags.api_keys import prefix_of
 from tests.e2e.server import REPO_ROOT, ServerGroup
 from tests.e2e.sse import wait_until
+from tests.sdk_python.scripted_stream import Reply, ScriptedStream, replay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -190,3 +191,22 @@ def manage(group: ServerGroup, *arguments: str) -> None:
         timeout=60,
         capture_output=True,
     )
+
+
+def test_a_goodbye_revoked_is_an_error(domain):
+    # The server in this tree closes a revoked key's stream without a goodbye (the test above);
+    # the scripted listener sends the contract's `goodbye` `revoked` on the second connection.
+    max_age = 'event: goodbye\ndata: {"reason": "max_age", "reconnect_after_ms": 300}\n\n'
+    revoked = 'event: goodbye\ndata: {"reason": "revoked", "reconnect_after_ms": 0}\n\n'
+    script = [Reply(200, replay(["a"], "ep1:1") + max_age), Reply(200, revoked)]
+    with ScriptedStream(script) as stream:
+        provider, client = connect(domain, stream.url, "k")
+        api.set_provider_and_wait(provider, domain)
+        log = EventLog(client)
+        log.wait_for_after(ProviderEvent.PROVIDER_ERROR, ProviderEvent.PROVIDER_READY)
+        details = log.last(ProviderEvent.PROVIDER_ERROR)
+        assert details.error_code == ErrorCode.PROVIDER_FATAL
+        assert details.message is not None and "revoked" in details.message
+        assert client.get_provider_status() == ProviderStatus.FATAL
+        assert provider.client is not None and provider.client.stopped_reason == "revoked"
+        assert len(stream.requests) == 2
