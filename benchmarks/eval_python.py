@@ -152,10 +152,9 @@ def floor_candidates(scenario: Scenario) -> list[Candidate]:
 # ---- peers -------------------------------------------------------------------------------------
 
 
-def unleash_candidate(scenario: Scenario) -> Candidate:
-    from UnleashClient import UnleashClient
+def unleash_cache(scenario: Scenario) -> Any:
+    """An Unleash file cache bootstrapped with the scenario's flag as a feature toggle."""
     from UnleashClient.cache import FileCache
-    from UnleashClient.utils import InstanceAllowType
 
     flag = scenario.flag
     operators = {"Equals": "IN", "EndsWith": "STR_ENDS_WITH"}
@@ -193,6 +192,15 @@ def unleash_candidate(scenario: Scenario) -> Candidate:
             ],
         }
     )
+    return cache
+
+
+def unleash_candidate(scenario: Scenario) -> Candidate:
+    from UnleashClient import UnleashClient
+    from UnleashClient.utils import InstanceAllowType
+
+    flag = scenario.flag
+    cache = unleash_cache(scenario)
     client = UnleashClient(
         url="http://127.0.0.1:9",
         app_name="sidekick-bench",
@@ -254,8 +262,8 @@ def growthbook_candidate(scenario: Scenario) -> Candidate:
     return Candidate("growthbook", loop, truth)
 
 
-def launchdarkly_candidate(scenario: Scenario) -> Candidate:
-    from ldclient import Context, LDClient
+def launchdarkly_config(scenario: Scenario) -> Any:
+    """A LaunchDarkly client configuration reading the scenario's flag from a local file."""
     from ldclient.config import Config
     from ldclient.integrations import Files
 
@@ -309,6 +317,14 @@ def launchdarkly_candidate(scenario: Scenario) -> Candidate:
         send_events=False,
         diagnostic_opt_out=True,
     )
+    return config
+
+
+def launchdarkly_candidate(scenario: Scenario) -> Candidate:
+    from ldclient import Context, LDClient
+
+    flag = scenario.flag
+    config = launchdarkly_config(scenario)
     client = LDClient(config=config, start_wait=10)
     key, variation = flag["key"], client.variation
 

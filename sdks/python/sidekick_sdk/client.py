@@ -33,6 +33,8 @@ logger = logging.getLogger("sidekick_sdk")
 FlagsChangedListener = Callable[[list[str]], None]
 ChangeListener = Callable[[str], None]  # the deprecated per-key shape of `on_change`
 ReadySource = Literal["server", "cache"]
+ConnectionEvent = Literal["synced", "disconnected", "stopped"]
+ConnectionListener = Callable[[ConnectionEvent], None]
 
 DEFAULT_READ_TIMEOUT = 40.0  # more than two of the server's 15 s keep-alive periods
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -108,7 +110,10 @@ class SidekickClient:
         self._backoff = Backoff(
             initial_ms=round(backoff_initial * 1000), max_ms=round(backoff_max * 1000)
         )
-        self._on_flags_changed = on_flags_changed
+        self._flags_changed_listeners: list[FlagsChangedListener] = (
+            [on_flags_changed] if on_flags_changed is not None else []
+        )
+        self._connection_listeners: list[ConnectionListener] = []
         self._on_change = on_change
         self._cache = (
             FileCache(cache_path, cache_owner(self.stream_url, sdk_key)) if cache_path else None
@@ -180,6 +185,25 @@ class SidekickClient:
         raise SidekickInitTimeout(
             f"no complete flag replay from {self.stream_url} in {timeout} s{last}"
         )
+
+    def add_listener(
+        self,
+        *,
+        on_flags_changed: FlagsChangedListener | None = None,
+        on_connection: ConnectionListener | None = None,
+    ) -> None:
+        """Adds listeners after construction (the OpenFeature provider uses this).
+
+        `on_flags_changed(changed_keys)` as the constructor's; `on_connection(event)` with
+        "synced" when a stream delivered the server's flags (a replay's `ready` or a `resumed`),
+        "disconnected" when a stream that was open ends (the client answers from last-known
+        flags and reconnects), "stopped" when it stops for good (401/403 or a revoked key; see
+        `stopped_reason`). Both are called on the stream thread.
+        """
+        if on_flags_changed is not None:
+            self._flags_changed_listeners.append(on_flags_changed)
+        if on_connection is not None:
+            self._connection_listeners.append(on_connection)
 
     def start(self) -> None:
         """Starts the background stream without waiting (init() calls it)."""
@@ -313,6 +337,8 @@ class SidekickClient:
                     if self._state.stopped:
                         self.stopped_reason = "revoked"
                         logger.error("the server revoked this client's key; not reconnecting")
+                        self._connected = False
+                        self._emit_connection("stopped")
                         break
                 except SidekickAuthError as error:
                     logger.error("%s; not retrying", error)
@@ -320,6 +346,7 @@ class SidekickClient:
                     with self._condition:
                         self._fatal = error
                         self._condition.notify_all()
+                    self._emit_connection("stopped")
                     break
                 except SidekickURLError as error:
                     logger.error("%s", error)
@@ -338,10 +365,12 @@ class SidekickClient:
                         self._last_cause = cause
                         self._condition.notify_all()
                 finally:
-                    self._connected = False
+                    was_connected, self._connected = self._connected, False
                     self._socket = None
                     with self._state_lock:
                         self._state.disconnected()
+                    if was_connected and not self._stop.is_set() and not self._state.stopped:
+                        self._emit_connection("disconnected")
                 if self._connected_since is not None:
                     self._backoff.connection_lasted(
                         (time.monotonic() - self._connected_since) * 1000
@@ -400,6 +429,7 @@ class SidekickClient:
                 self._ready = True
                 self._ready_source = "server"
                 self._condition.notify_all()
+            self._emit_connection("synced")
         if outcome.changed_keys:
             self._notify(outcome.changed_keys)
         if outcome.synced or outcome.changed_keys:
@@ -411,9 +441,9 @@ class SidekickClient:
             raise _Goodbye
 
     def _notify(self, keys: list[str]) -> None:
-        if self._on_flags_changed is not None:
+        for listener in self._flags_changed_listeners:
             try:
-                self._on_flags_changed(list(keys))
+                listener(list(keys))
             except Exception:
                 logger.exception("on_flags_changed callback failed for %r", keys)
         if self._on_change is not None:
@@ -422,6 +452,13 @@ class SidekickClient:
                     self._on_change(key)
                 except Exception:
                     logger.exception("on_change callback failed for %r", key)
+
+    def _emit_connection(self, event: ConnectionEvent) -> None:
+        for listener in self._connection_listeners:
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("on_connection callback failed for %r", event)
 
     # The persistent cache ---------------------------------------------------------------------
 
