@@ -13,6 +13,7 @@ Key revocations are published the same way.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
@@ -50,6 +51,9 @@ class FlagChangePublished:
     event: ChangeEvent
     # Whether this process's store changed; False when it already held that version.
     took_effect: bool
+    # Wall-clock time of the commit (published from on_commit): the commit-to-first-send
+    # metric measures from it, here and, carried in the relay message, in other processes.
+    committed_at: float
 
 
 FlagChangeListener = Callable[[FlagChangePublished], None]
@@ -75,7 +79,7 @@ def publish_flag_change(event: ChangeEvent) -> None:
     Call it after the commit: listeners act on it at once (other processes may read the
     database as soon as they hear of it).
     """
-    published = FlagChangePublished(event, process_flag_store().apply(event))
+    published = FlagChangePublished(event, process_flag_store().apply(event), time.time())
     for listener in tuple(_flag_change_listeners):
         listener(published)
 

@@ -44,7 +44,7 @@ from django.conf import settings
 from flags import events
 from flags.catch_up import load_store, reconcile_store
 from flags.store import process_flag_store
-from sidekick import readiness
+from sidekick import metrics, readiness
 from streaming.collector import CollectorSchedule
 from streaming.fanout import LocalStreams
 from streaming.relay import Relay, change_message, revoked_message
@@ -132,10 +132,10 @@ class UpdateHub:
         if self.collector is not None:
             self.collector.stream_opened()
 
-    def apply_change(self, event: events.ChangeEvent) -> None:
+    def apply_change(self, event: events.ChangeEvent, committed_at: float | None = None) -> None:
         """A relayed change: into the store, and out to the local streams if it took effect."""
         if process_flag_store().apply(event):
-            self.streams.fan_out(event)
+            self.streams.fan_out(event, committed_at)
 
     def fan_out_all(self, applied: list[events.ChangeEvent]) -> None:
         """Changes that already took effect in the store (caught up or reconciled)."""
@@ -161,6 +161,7 @@ class UpdateHub:
             logger.warning("reconciliation failed; keeping the current flags", exc_info=True)
             return 0
         self.reconciliations += 1
+        metrics.RECONCILE_REPAIRS.inc(len(repaired.events))
         self.fan_out_all(repaired.events)
         if repaired.events:
             logger.info("reconciliation repaired %d flag(s)", len(repaired.events))
@@ -178,8 +179,8 @@ def on_flag_change_published(published: events.FlagChangePublished) -> None:
     """Step 1 -> 2 and 4: this process's commit goes to its streams, then to the others."""
     hub = update_hub()
     if published.took_effect and hub.started:
-        hub.streams.fan_out_threadsafe(published.event)
-    _relay(hub, change_message(published.event))
+        hub.streams.fan_out_threadsafe(published.event, published.committed_at)
+    _relay(hub, change_message(published.event, published.committed_at))
 
 
 def on_key_revoked_published(key_id: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -32,8 +33,12 @@ def test_published_changes_and_revocations_reach_the_group() -> None:
 
     channel = async_to_sync(join)()
     try:
+        before = time.time()
         flag = services.flag_upsert(data={"key": "broadcast"}, actor="t").flag
         message = async_to_sync(receive)(channel)
+        # The commit time rides along, for the other processes' commit-to-first-send metric.
+        committed_at = message.pop("committed_at")
+        assert before <= committed_at <= time.time()
         assert message == {"kind": CHANGE_MESSAGE_KIND, "event": {"type": "UPSERT", "flag": flag}}
         key, _ = services.api_key_create(name="gone", role="client")
         services.api_key_revoke(api_key=key)

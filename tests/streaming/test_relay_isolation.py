@@ -48,7 +48,7 @@ class Process:
         self.relay.identity = identity
         self._task: asyncio.Task[None] | None = None
 
-    def _changed(self, event: ChangeEvent) -> None:
+    def _changed(self, event: ChangeEvent, committed_at: float | None) -> None:
         self.changes.append(event)
         self.arrived.set()
 
