@@ -14,6 +14,7 @@ Key revocations are published the same way.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
@@ -52,6 +53,9 @@ class FlagChangePublished:
     # Whether this process's store changed; False when it already held that version.
     took_effect: bool
     environment_id: int
+    # Wall-clock time of the commit (published from on_commit): the commit-to-first-send
+    # metric measures from it, here and, carried in the relay message, in other processes.
+    committed_at: float
     # The environment's revision after this change (0 when not known, e.g. a reconciliation).
     revision: int = 0
 
@@ -90,7 +94,7 @@ def publish_flag_change(event: ChangeEvent, *, environment_id: int, revision: in
     # An environment this process serves nothing of has no store to change (nor streams).
     store = environment_stores().existing(environment_id)
     took_effect = store.apply(event, revision) if store is not None else False
-    published = FlagChangePublished(event, took_effect, environment_id, revision)
+    published = FlagChangePublished(event, took_effect, environment_id, time.time(), revision)
     for listener in tuple(_flag_change_listeners):
         listener(published)
 

@@ -7,8 +7,8 @@ documented in docs/operations.md. Recorded where the thing happens:
 - Evaluations through `/api/evaluate`: the evaluate view (`evaluation_counted`).
 - Store figures: the flag store reports them (`report_store`).
 - Database pool: sampled from psycopg's pool after each Django request and at each scrape.
-- Streams, fan-out, reconciliation and the channel layer: defined here for the stream code to
-  record (docs/operations.md lists each metric with the place that records it).
+- Streams, fan-out, reconciliation and the channel layer: streaming/fanout.py, streaming/hub.py
+  and streaming/relay.py (docs/operations.md lists each metric with the place that records it).
 
 Several worker processes behind one socket (`manage.py serve --workers N`) share one view: the
 supervisor gives every worker the same directory (`PROMETHEUS_MULTIPROC_DIR`, prometheus-client's
@@ -94,13 +94,13 @@ STREAMS_REFUSED = Counter(
 )
 STREAMS_CLOSED = Counter(
     "sidekick_streams_closed_total",
-    "SSE streams ended, by reason (client_gone, goodbye, revoked, error).",
+    "SSE streams ended, by reason (client_gone, goodbye, revoked, reset, slow_reader, error).",
     ["reason"],
 )
 STREAM_GOODBYES = Counter(
     "sidekick_stream_goodbyes_total",
     "`goodbye` events sent before closing a stream on purpose, by reason (max_age, shutdown, "
-    "revoked).",
+    "revoked, slow_reader).",
     ["reason"],
 )
 EVENTS_FANNED_OUT = Counter(

@@ -294,7 +294,7 @@ class StreamConsumer(AsyncConsumer):
                 hub.stream_opened()
         except BaseException:
             # The consumer ends here and will never see its disconnect: unsubscribe now.
-            streams.unsubscribe(self.subscriber)
+            streams.unsubscribe(self.subscriber, "error")
             self.subscriber = None
             raise
 

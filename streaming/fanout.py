@@ -22,6 +22,7 @@ import contextlib
 import logging
 import math
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,6 +30,7 @@ from django.conf import settings
 
 from flags.events import ChangeEvent
 from flags.store import ProcessFlagStore
+from sidekick import metrics
 from streaming import direct_write
 from streaming.limits import Refusal, StreamSlots
 from streaming.protocol import (
@@ -59,6 +61,9 @@ AsgiSend = Callable[[dict[str, Any]], Awaitable[None]]
 
 # One change's bytes for every stream, and for client streams (None: nothing for them).
 AudienceChunks = tuple[bytes, bytes | None]
+# A queued change: its bytes, and the wall-clock time of its commit (None: unknown, e.g. a
+# repair by reconciliation), for the commit-to-first-send metric.
+QueuedChange = tuple[int, AudienceChunks, float | None]
 
 
 def body_message(chunk: bytes) -> dict[str, Any]:
@@ -280,9 +285,9 @@ class LocalStreams:
         # Loop time of the last change fanned out: the collector waits for a quiet moment.
         self.last_change_at = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
-        # Chunks to write with their environment, and futures set once everything queued
-        # before them is written.
-        self._outbox: asyncio.Queue[tuple[int, AudienceChunks] | asyncio.Future[None]] | None = None
+        # Chunks to write with their environment and commit time, and futures set once
+        # everything queued before them is written.
+        self._outbox: asyncio.Queue[QueuedChange | asyncio.Future[None]] | None = None
         self.slots = StreamSlots()
         StreamSubscriber.max_unsent = int(settings.SIDEKICK_STREAM_MAX_UNSENT_BYTES)
         self.max_age = float(settings.SIDEKICK_STREAM_MAX_AGE_SECONDS)
@@ -327,7 +332,10 @@ class LocalStreams:
         """
         refusal = self.slots.take(key_id)
         if refusal is not None:
+            metrics.STREAMS_REFUSED.inc()
             return refusal
+        metrics.STREAMS_OPENED.inc()
+        metrics.STREAMS_OPEN.inc()
         subscriber = StreamSubscriber(send, key_id, client, environment_id)
         if self.max_age > 0 and self.loop is not None:
             # ±20%: streams opened together (after a deploy) do not all leave together.
@@ -342,8 +350,13 @@ class LocalStreams:
             return self._environment(subscriber.environment_id).client_view.snapshot(store)
         return snapshot_bytes.of(store)
 
-    def unsubscribe(self, subscriber: StreamSubscriber) -> None:
-        """Takes a stream out (of its environment's audience too) and gives its slot back; once."""
+    def unsubscribe(self, subscriber: StreamSubscriber, reason: str = "client_gone") -> None:
+        """Takes a stream out (of its environment's audience too) and gives its slot back; once.
+
+        `reason` labels sidekick_streams_closed_total: client_gone, goodbye (max_age, shutdown,
+        slow_reader), revoked, reset (the reconcile overrule), slow_reader (a snapshot that made
+        no progress, closed without goodbye), error.
+        """
         if subscriber in self.subscribers:
             self.subscribers.remove(subscriber)
             environment = self.environments.get(subscriber.environment_id)
@@ -351,6 +364,8 @@ class LocalStreams:
                 # The client view stays: it remembers what client streams of it were sent.
                 environment.audiences[subscriber.client].discard(subscriber)
             self.slots.give_back(subscriber.key_id)
+            metrics.STREAMS_OPEN.dec()
+            metrics.STREAMS_CLOSED.labels(reason=reason).inc()
 
     async def opened(self, subscriber: StreamSubscriber) -> bool:
         """After the snapshot: closes the stream if it must not stay (False), as it was opening.
@@ -358,15 +373,19 @@ class LocalStreams:
         Its key may have been revoked meanwhile, or the process may be saying goodbye to all.
         """
         if subscriber.farewell is not None:
-            self.unsubscribe(subscriber)
+            # Closed on the way, without a goodbye (a stalled snapshot); the others were
+            # unsubscribed with their reason already.
+            self.unsubscribe(subscriber, "slow_reader")
             return False
         if subscriber.key_id in self.revoked_key_ids:
-            self.unsubscribe(subscriber)
+            self.unsubscribe(subscriber, "revoked")
+            metrics.STREAM_GOODBYES.labels(reason="revoked").inc()
             await subscriber.close_with(goodbye_chunk("revoked", 0))
             return False
         if self.closing is not None:
             reason, window_ms = self.closing
-            self.unsubscribe(subscriber)
+            self.unsubscribe(subscriber, "goodbye")
+            metrics.STREAM_GOODBYES.labels(reason=reason).inc()
             await subscriber.close_with(goodbye_chunk(reason, random.randint(0, window_ms)))
             return False
         return True
@@ -377,8 +396,11 @@ class LocalStreams:
         farewell = goodbye_chunk("revoked", 0)
         # A stream still sending its snapshot is closed by `opened`, which checks
         # revoked_key_ids once the snapshot is out (a response cannot end before it starts).
-        for subscriber in [s for s in self.subscribers if s.key_id == key_id and s.pending is None]:
-            self.unsubscribe(subscriber)
+        ending = [s for s in self.subscribers if s.key_id == key_id and s.pending is None]
+        if ending:
+            metrics.STREAM_GOODBYES.labels(reason="revoked").inc(len(ending))
+        for subscriber in ending:
+            self.unsubscribe(subscriber, "revoked")
             await subscriber.close_with(farewell)
 
     async def end_every_stream(self) -> None:
@@ -389,7 +411,7 @@ class LocalStreams:
         still sending its snapshot (which may predate the reason) is ended right after it.
         """
         for subscriber in list(self.subscribers):
-            self.unsubscribe(subscriber)
+            self.unsubscribe(subscriber, "reset")
             await subscriber.close_with(b"")
 
     def end_streams_of_threadsafe(self, key_id: int) -> None:
@@ -412,8 +434,10 @@ class LocalStreams:
         subscribers = list(self.subscribers)
         random.shuffle(subscribers)
         count = len(subscribers)
+        if count:
+            metrics.STREAM_GOODBYES.labels(reason=reason).inc(count)
         for index, subscriber in enumerate(subscribers):
-            self.unsubscribe(subscriber)
+            self.unsubscribe(subscriber, "goodbye")
             delay = window_ms * (index + 0.5) / count
             await subscriber.close_with(goodbye_chunk(reason, round(delay)))
         return count
@@ -422,7 +446,8 @@ class LocalStreams:
         """A stream holding more than its bound unsent: `goodbye` `slow_reader`, then closed."""
         if subscriber.farewell is not None:
             return  # the keep-alives' walk and a change's walk both found it
-        self.unsubscribe(subscriber)
+        self.unsubscribe(subscriber, "goodbye")
+        metrics.STREAM_GOODBYES.labels(reason="slow_reader").inc()
         self.slow_readers_closed += 1
         logger.info(
             "closing a slow stream reader holding %d unsent bytes (bound %d)",
@@ -438,8 +463,10 @@ class LocalStreams:
         assert self.loop is not None
         now = self.loop.time()
         expired = [s for s in self.subscribers if s.expires_at <= now and s.pending is None]
+        if expired:
+            metrics.STREAM_GOODBYES.labels(reason="max_age").inc(len(expired))
         for subscriber in expired:
-            self.unsubscribe(subscriber)
+            self.unsubscribe(subscriber, "goodbye")
             await subscriber.close_with(
                 goodbye_chunk("max_age", random.randint(0, MAX_AGE_RECONNECT_MS))
             )
@@ -464,18 +491,28 @@ class LocalStreams:
             return chunk, None
         return chunk, environment.client_view.chunk(event, chunk)
 
-    def fan_out(self, event: ChangeEvent, environment_id: int) -> None:
+    def fan_out(
+        self, event: ChangeEvent, environment_id: int, committed_at: float | None = None
+    ) -> None:
         """Queues a change that took effect in an environment's store for that environment's
         local streams (on the loop)."""
         assert self._outbox is not None
-        self._outbox.put_nowait((environment_id, self.audience_chunks(event, environment_id)))
+        self._outbox.put_nowait(
+            (environment_id, self.audience_chunks(event, environment_id), committed_at)
+        )
 
-    def fan_out_threadsafe(self, event: ChangeEvent, environment_id: int) -> None:
+    def fan_out_threadsafe(
+        self, event: ChangeEvent, environment_id: int, committed_at: float | None = None
+    ) -> None:
         """`fan_out` from any thread (a request's commit); nothing while no loop runs."""
         loop = self.loop
         if loop is None:
             return
-        chunks = (environment_id, self.audience_chunks(event, environment_id))
+        chunks: QueuedChange = (
+            environment_id,
+            self.audience_chunks(event, environment_id),
+            committed_at,
+        )
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -496,14 +533,32 @@ class LocalStreams:
             if isinstance(item, asyncio.Future):
                 item.set_result(None)
                 continue
-            environment_id, (chunk, client_chunk) = item
+            environment_id, (chunk, client_chunk), committed_at = item
             delivery = Delivery(chunk)
             if client_chunk is None:
                 client_delivery = None
             else:
                 client_delivery = delivery if client_chunk is chunk else Delivery(client_chunk)
+            self._count_change(environment_id, client_delivery is not None, committed_at)
             await self.write_by_audience(delivery, client_delivery, environment_id)
             self.last_change_at = loop.time()
+
+    def _count_change(
+        self, environment_id: int, to_clients: bool, committed_at: float | None
+    ) -> None:
+        """The fan-out metrics, once per change (never per stream: the walk is the hot loop).
+
+        Recorded right before the walk, whose first slice is written without a pause, so the
+        commit-to-first-send time ends at the change's first write.
+        """
+        environment = self.environments.get(environment_id)
+        full_streams, client_streams = environment.audiences if environment else (set(), set())
+        reached = len(full_streams) + (len(client_streams) if to_clients else 0)
+        metrics.EVENTS_FANNED_OUT.inc()
+        if reached:
+            metrics.STREAM_DELIVERIES.inc(reached)
+            if committed_at is not None:
+                metrics.COMMIT_TO_FIRST_SEND.observe(max(0.0, time.time() - committed_at))
 
     async def flushed(self) -> None:
         """Returns once every change queued before the call has been written to the streams."""

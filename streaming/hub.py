@@ -44,7 +44,7 @@ from django.conf import settings
 from flags import events
 from flags.catch_up import EnvironmentEvent, load_store, reconcile_store
 from flags.store import environment_stores
-from sidekick import readiness
+from sidekick import metrics, readiness
 from streaming.collector import CollectorSchedule
 from streaming.fanout import LocalStreams
 from streaming.relay import Relay, change_message, revoked_message
@@ -132,12 +132,18 @@ class UpdateHub:
         if self.collector is not None:
             self.collector.stream_opened()
 
-    def apply_change(self, event: events.ChangeEvent, environment_id: int, revision: int) -> None:
+    def apply_change(
+        self,
+        event: events.ChangeEvent,
+        environment_id: int,
+        revision: int,
+        committed_at: float | None = None,
+    ) -> None:
         """A relayed change: into its environment's store, and out to that environment's local
         streams if it took effect."""
         store = environment_stores().existing(environment_id)
         if store is not None and store.apply(event, revision):
-            self.streams.fan_out(event, environment_id)
+            self.streams.fan_out(event, environment_id, committed_at)
 
     def fan_out_all(self, applied: list[EnvironmentEvent]) -> None:
         """Changes that already took effect in their stores (caught up or reconciled)."""
@@ -163,6 +169,7 @@ class UpdateHub:
             logger.warning("reconciliation failed; keeping the current flags", exc_info=True)
             return 0
         self.reconciliations += 1
+        metrics.RECONCILE_REPAIRS.inc(len(repaired.events))
         self.fan_out_all(repaired.events)
         if repaired.events:
             logger.info("reconciliation repaired %d flag(s)", len(repaired.events))
@@ -180,8 +187,15 @@ def on_flag_change_published(published: events.FlagChangePublished) -> None:
     """Step 1 -> 2 and 4: this process's commit goes to its streams, then to the others."""
     hub = update_hub()
     if published.took_effect and hub.started:
-        hub.streams.fan_out_threadsafe(published.event, published.environment_id)
-    _relay(hub, change_message(published.event, published.environment_id, published.revision))
+        hub.streams.fan_out_threadsafe(
+            published.event, published.environment_id, published.committed_at
+        )
+    _relay(
+        hub,
+        change_message(
+            published.event, published.environment_id, published.revision, published.committed_at
+        ),
+    )
 
 
 def on_key_revoked_published(key_id: int) -> None:

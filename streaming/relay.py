@@ -49,14 +49,23 @@ def updates_group(identity: Identity) -> str:
     return f"{UPDATES_GROUP_PREFIX}.{identity.deployment_id}"
 
 
-def change_message(event: ChangeEvent, environment_id: int, revision: int = 0) -> dict[str, Any]:
-    """A change in one environment, and the revision it brought that environment to."""
-    return {
+def change_message(
+    event: ChangeEvent,
+    environment_id: int,
+    revision: int = 0,
+    committed_at: float | None = None,
+) -> dict[str, Any]:
+    """A change in one environment, the revision it brought that environment to, and its commit
+    time (for the other processes' commit-to-first-send)."""
+    message: dict[str, Any] = {
         "kind": CHANGE_MESSAGE_KIND,
         "event": event,
         "environment_id": environment_id,
         "revision": revision,
     }
+    if committed_at is not None:
+        message["committed_at"] = committed_at
+    return message
 
 
 def revoked_message(key_id: int) -> dict[str, Any]:
@@ -102,7 +111,7 @@ class Relay:
     def __init__(
         self,
         *,
-        on_change: Callable[[ChangeEvent, int, int], None],
+        on_change: Callable[[ChangeEvent, int, int, float | None], None],
         on_revoked: Callable[[int], Awaitable[None]],
         on_back: Callable[[], Awaitable[Any]],
     ) -> None:
@@ -225,10 +234,12 @@ class Relay:
         kind = message.get("kind")
         try:
             if kind == CHANGE_MESSAGE_KIND:
+                committed_at = message.get("committed_at")
                 self._on_change(
                     message["event"],
                     int(message["environment_id"]),
                     int(message.get("revision") or 0),
+                    float(committed_at) if committed_at is not None else None,
                 )
             elif kind == REVOKED_MESSAGE_KIND:
                 await self._on_revoked(int(message["key_id"]))
@@ -272,8 +283,10 @@ class Relay:
         while True:
             await asyncio.sleep(PROBE_SECONDS)
             if not self._joined and not await self.join():
+                metrics.CHANNEL_LAYER_UP.set(0)
                 continue  # still unreachable (Redis down since start, or lost)
             healthy = await self._probe_round_trip()
+            metrics.CHANNEL_LAYER_UP.set(1 if healthy else 0)
             if not healthy:
                 if self._healthy:
                     logger.warning("channel layer unreachable; serving the last known flags")
@@ -285,6 +298,7 @@ class Relay:
             # may have been lost with Redis) and repair from the database.
             if await self.join():
                 logger.info("channel layer is back; reconciling from the database")
+                metrics.CHANNEL_LAYER_REJOINS.inc()
                 self._healthy = True
                 await self._on_back()
 

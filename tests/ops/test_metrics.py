@@ -148,3 +148,90 @@ def test_every_metric_is_documented():
         if f"`{name}`" not in documented and f"`{name}_total`" not in documented
     ]
     assert missing == []
+
+
+@pytest.mark.e2e
+@pytest.mark.postgres
+def test_stream_metrics_follow_streams_changes_refusals_revocations_and_repairs(
+    make_server_group,
+):
+    """Each stream metric read back from a real daphne after the thing it counts happened."""
+    import psycopg
+
+    from flags.api_keys import prefix_of
+    from tests.e2e.sse import StreamRecorder, wait_until
+    from tests.e2e.test_command_changes import manage
+
+    group = make_server_group(reconcile_seconds=1.0)
+    env = {"SIDEKICK_METRICS_TOKEN": TOKEN, "SIDEKICK_STREAMS_PER_KEY": "2"}
+    server = group.add_server(env=env)
+    admin = {"Authorization": f"Bearer {group.admin_key}"}
+    client_streams = [StreamRecorder(server.url, query_key=group.client_key) for _ in range(2)]
+    server_stream = StreamRecorder(server.url, bearer=group.server_key)
+    streams = [*client_streams, server_stream]
+    try:
+        for stream in streams:
+            stream.wait_for(StreamRecorder.ready)
+        over = StreamRecorder(server.url, query_key=group.client_key)
+        assert over.wait_for_status() == 429
+        over.close()
+        scraped = scrape(server)
+        assert value(scraped, "sidekick_streams_open") == 3
+        assert value(scraped, "sidekick_streams_opened_total") == 3
+        assert value(scraped, "sidekick_streams_refused_total") == 1
+        assert value(scraped, "sidekick_stream_events_fanned_out_total") == 0
+        # The in-memory layer's probe round-trips once a second.
+        wait_until(
+            lambda: value(scrape(server), "sidekick_channel_layer_up") == 1,
+            10,
+            "the channel layer probe never reported up",
+        )
+
+        # One change reaches all three streams: counted once, delivered three times, timed.
+        created = httpx.post(
+            f"{server.url}/api/flags", json={"key": "seen", "client_side": True}, headers=admin
+        )
+        assert created.status_code == 201
+        for stream in streams:
+            stream.wait_for(lambda rec: any(u["flag"]["key"] == "seen" for u in rec.updates()))
+        scraped = scrape(server)
+        assert value(scraped, "sidekick_stream_events_fanned_out_total") == 1
+        assert value(scraped, "sidekick_stream_deliveries_total") == 3
+        assert value(scraped, "sidekick_stream_commit_to_first_send_seconds_count") == 1
+        assert 0 < value(scraped, "sidekick_stream_commit_to_first_send_seconds_sum") < 5
+
+        # A change made behind the server's back is repaired by the reconciliation.
+        with psycopg.connect(group.database.url, autocommit=True) as connection:
+            connection.execute(
+                "UPDATE flags_flag SET is_enabled = true, version = version + 1 WHERE key = 'seen'"
+            )
+        wait_until(
+            lambda: value(scrape(server), "sidekick_reconcile_repairs_total") == 1,
+            15,
+            "the reconciliation repair was not counted",
+        )
+
+        # Revoking the client key ends its two streams with goodbye `revoked`.
+        prefix = prefix_of(group.client_key or "")
+        assert prefix is not None
+        manage(group, "revoke_api_key", prefix)
+        for stream in client_streams:
+            stream.wait_closed(10)
+        scraped = scrape(server)
+        assert value(scraped, "sidekick_streams_open") == 1
+        assert value(scraped, "sidekick_streams_closed_total", reason="revoked") == 2
+        assert value(scraped, "sidekick_stream_goodbyes_total", reason="revoked") == 2
+
+        # A client that leaves gives its stream back.
+        server_stream.close()
+        wait_until(
+            lambda: value(scrape(server), "sidekick_streams_open") == 0,
+            10,
+            "the closed stream is still counted open",
+        )
+        scraped = scrape(server)
+        assert value(scraped, "sidekick_streams_closed_total", reason="client_gone") == 1
+        assert value(scraped, "sidekick_streams_opened_total") == 3
+    finally:
+        for stream in streams:
+            stream.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -34,15 +35,18 @@ def test_published_changes_and_revocations_reach_the_group() -> None:
     channel = async_to_sync(join)()
     try:
         production = default_environment()
+        before = time.time()
         flag = services.flag_upsert(data={"key": "broadcast", "is_enabled": True}, actor="t").flag
         # A new flag is created in every environment of the project: one message each, in
-        # environment order, each naming its environment and the revision it brought.
+        # environment order, each naming its environment and the revision it brought, with the
+        # commit time for the other processes' commit-to-first-send metric.
         environments = list(production.project.environments.order_by("pk"))
         for environment in environments:
             message = async_to_sync(receive)(channel)
             assert message["kind"] == CHANGE_MESSAGE_KIND
             assert message["environment_id"] == environment.pk
             assert message["revision"] == 1
+            assert before <= message["committed_at"] <= time.time()
             if environment.pk == production.pk:
                 assert message["event"] == {"type": "UPSERT", "flag": flag}
             else:  # off in the others

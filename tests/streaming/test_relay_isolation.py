@@ -48,7 +48,9 @@ class Process:
         self.relay.identity = identity
         self._task: asyncio.Task[None] | None = None
 
-    def _changed(self, event: ChangeEvent, environment_id: int, revision: int) -> None:
+    def _changed(
+        self, event: ChangeEvent, environment_id: int, revision: int, committed_at: float | None
+    ) -> None:
         assert (environment_id, revision) == (MARKER_ENVIRONMENT, 1)
         self.changes.append(event)
         self.arrived.set()
