@@ -21,6 +21,7 @@ from flags import selectors, services
 from flags.exceptions import FlagNotFound, FlagValidationError, VersionMismatch
 from flags.forms import (
     TOP_LEVEL_FIELDS,
+    CopyConfirmForm,
     EnvironmentToggleForm,
     FlagAdminForm,
     FlagListEditForm,
@@ -125,6 +126,11 @@ class FlagAdmin(admin.ModelAdmin):
                 "project/<str:project_key>/",
                 self.admin_site.admin_view(self.project_view),
                 name="flags_flag_project",
+            ),
+            path(
+                "<int:flag_id>/copy/",
+                self.admin_site.admin_view(require_POST(self.copy_view)),
+                name="flags_flag_copy",
             ),
             path(
                 "project/<str:project_key>/toggle/",
@@ -343,6 +349,7 @@ class FlagAdmin(admin.ModelAdmin):
         flag = Flag.objects.filter(pk=object_id).first() if object_id.isdigit() else None
         if flag is not None:
             context.update(self._try_user_context(request, flag))
+            context.update(self._copy_preview_context(request, flag))
             context["recent_changes"] = [
                 {"record": record, "at_iso": iso_time(record.at), "diff": diff_table(record)}
                 for record in selectors.flag_history(
@@ -362,6 +369,74 @@ class FlagAdmin(admin.ModelAdmin):
                 flag.key, form.cleaned_data["try_user"], form.cleaned_data["try_attributes"]
             )
         return context
+
+    def _copy_preview_context(self, request: HttpRequest, flag: Flag) -> dict[str, Any]:
+        """ "Copy from <env>": the other environments to choose from and, once one is chosen,
+        what a copy would change (a dry run through the service: nothing is written)."""
+        others = list(
+            Environment.objects.filter(project_id=flag.environment.project_id)
+            .exclude(pk=flag.environment_id)
+            .order_by("position", "id")
+        )
+        context: dict[str, Any] = {"copy_sources": others}
+        chosen = next((env for env in others if env.key == request.GET.get("copy_from")), None)
+        if chosen is not None:
+            preview = services.flag_copy(
+                project=flag.environment.project,
+                key=flag.key,
+                source=chosen,
+                target=flag.environment,
+                dry_run=True,
+                actor=_actor(request),
+            )
+            context["copy_source"] = chosen
+            context["copy_changes"] = [
+                (
+                    change.path,
+                    _shown(change.path, change.before, True),
+                    _shown(change.path, change.after, True),
+                )
+                for change in preview.changes
+            ]
+        return context
+
+    def copy_view(self, request: HttpRequest, flag_id: int) -> HttpResponse:
+        flag = get_object_or_404(Flag.objects.select_related("environment__project"), pk=flag_id)
+        back = reverse("admin:flags_flag_change", args=[flag.pk])
+        form = CopyConfirmForm(request.POST)
+        source = None
+        if form.is_valid():
+            source = Environment.objects.filter(
+                project_id=flag.environment.project_id, key=form.cleaned_data["source"]
+            ).first()
+        if source is None or source.pk == flag.environment_id:
+            self.message_user(
+                request, "Nothing copied: choose another environment.", messages.ERROR
+            )
+            return HttpResponseRedirect(back)
+        try:
+            result = services.flag_copy(
+                project=flag.environment.project,
+                key=flag.key,
+                source=source,
+                target=flag.environment,
+                if_match=form.cleaned_data["expected_version"],
+                actor=_actor(request),
+            )
+        except VersionMismatch:
+            self.message_user(
+                request,
+                f"Nothing copied: {flag.key!r} in {flag.environment.key} was changed by someone "
+                "else since the difference was shown. Review it again.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(f"{back}?copy_from={source.key}")
+        self.message_user(
+            request,
+            f"Copied {len(result.changes)} field(s) from {source.key} to {flag.environment.key}.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(back)
 
     def _history_url(self, key: str) -> str:
         return f"{reverse('admin:flags_changerecord_changelist')}?flag_key={key}"

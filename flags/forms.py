@@ -209,3 +209,11 @@ class EnvironmentToggleForm(forms.Form):
         choices=(("true", "on"), ("false", "off")), coerce=lambda value: value == "true"
     )
     expected_version = forms.IntegerField(min_value=1)
+
+
+class CopyConfirmForm(forms.Form):
+    """The confirmation of a copy whose difference was shown for the target at
+    `expected_version`: refused if the target changed since."""
+
+    source = forms.CharField(max_length=100)
+    expected_version = forms.IntegerField(min_value=1)
