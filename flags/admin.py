@@ -180,6 +180,17 @@ class FlagAdmin(admin.ModelAdmin):
         data = form.cleaned_data
         environment = get_object_or_404(Environment, project=project, key=data["environment"])
         state = "on" if data["enabled"] else "off"
+        if environment.protected and not data["confirmed"]:
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": f"Turn {data['flag']} {state} in {environment.name}?",
+                "project": project,
+                "environment": environment,
+                "change": data,
+                "state": state,
+            }
+            return TemplateResponse(request, "admin/flags/flag/confirm_toggle.html", context)
         try:
             services.flag_patch(
                 key=data["flag"],

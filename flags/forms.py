@@ -209,6 +209,8 @@ class EnvironmentToggleForm(forms.Form):
         choices=(("true", "on"), ("false", "off")), coerce=lambda value: value == "true"
     )
     expected_version = forms.IntegerField(min_value=1)
+    # Set by the confirmation page that a protected environment asks for first.
+    confirmed = forms.BooleanField(required=False)
 
 
 class CopyConfirmForm(forms.Form):

@@ -221,3 +221,23 @@ def test_dates_are_iso_8601_with_their_offset(browser) -> None:
     make_flag("checkout")
     listing = browser.get("/admin/flags/flag/").content.decode()
     assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", listing)
+
+
+def test_a_protected_environment_asks_before_a_one_click_change(browser) -> None:
+    Environment.objects.filter(pk=environment("production").pk).update(protected=True)
+    make_flag("checkout")
+    before = state("checkout", "production")
+    click = {
+        "flag": "checkout",
+        "environment": "production",
+        "enabled": "false",
+        "expected_version": str(before.version),
+    }
+    asked = browser.post(TOGGLE_URL, click)
+    assert asked.status_code == 200
+    assert 'id="protected-warning"' in asked.content.decode()
+    assert state("checkout", "production").version == before.version  # nothing yet
+
+    browser.post(TOGGLE_URL, {**click, "confirmed": "on"})
+    after = state("checkout", "production")
+    assert after.is_enabled is False and after.version == before.version + 1
