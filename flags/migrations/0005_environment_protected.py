@@ -1,3 +1,4 @@
+# ruff: noqa: RUF012  (Django's own list style for migrations)
 """Environments the dashboard asks a confirmation for; existing `production` ones are marked."""
 
 from django.db import migrations, models
