@@ -238,7 +238,7 @@ class FlagAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Flag | None = None) -> tuple[str, ...]:
         # A key is a flag's identity in every SDK: it is never renamed.
-        return ("key", "version", "updated_at") if obj else ("version", "updated_at")
+        return ("key", "version", "updated") if obj else ("version", "updated")
 
     @admin.display(description="Rollout", ordering="rollout_percentage")
     def rollout_display(self, flag: Flag) -> str:
@@ -368,6 +368,11 @@ class FlagAdmin(admin.ModelAdmin):
                 )[:10]
             ]
             context["history_url"] = self._history_url(flag.key)
+            context["siblings"] = (
+                selectors.flag_list_with_rule_counts()
+                .filter(key=flag.key, environment__project_id=flag.environment.project_id)
+                .order_by("environment__position", "environment_id")
+            )
         return super().change_view(request, object_id, form_url, context)
 
     def _try_user_context(self, request: HttpRequest, flag: Flag) -> dict[str, Any]:

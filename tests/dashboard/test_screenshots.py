@@ -97,7 +97,13 @@ def measured(live_server: Any) -> dict[str, Any]:
             {
                 "name": "flag-page",
                 "path": f"/admin/flags/flag/{flag.pk}/change/?copy_from=development",
-                "selectors": ["#copy-diff", "#try-a-user", "#full-history", "#recent-changes"],
+                "selectors": [
+                    "#environments",
+                    "#copy-diff",
+                    "#try-a-user",
+                    "#full-history",
+                    "#recent-changes",
+                ],
             },
             {
                 "name": "history",

@@ -241,3 +241,12 @@ def test_a_protected_environment_asks_before_a_one_click_change(browser) -> None
     browser.post(TOGGLE_URL, {**click, "confirmed": "on"})
     after = state("checkout", "production")
     assert after.is_enabled is False and after.version == before.version + 1
+
+
+def test_the_flag_page_shows_the_flag_in_each_environment(browser) -> None:
+    make_flag("checkout")
+    page = browser.get(change_url("checkout", "development")).content.decode()
+    section = page[page.index('id="environments"') : page.index('id="try-a-user"')]
+    assert "default/production" in section and "30%" in section and "ON" in section
+    assert "default/development (this page)" in section
+    assert f'href="{change_url("checkout", "production")}"' in section
