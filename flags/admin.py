@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -35,6 +35,8 @@ from flags.store import process_flag_store
 admin.site.site_header = "Sidekick"
 admin.site.site_title = "Sidekick"
 admin.site.index_title = "Feature flags"
+# The sidebar takes 300 px of every page; at 1280 px the history and key lists need them.
+admin.site.enable_nav_sidebar = False
 
 _django_app_list = admin.site.get_app_list
 
@@ -489,20 +491,15 @@ def _shown(name: str, value: Any, present: bool) -> str:
 
 
 def diff_table(record: ChangeRecord) -> str:
+    """The record's changed fields, one line each: field: before → after (narrow enough for
+    the history list at 1280 px)."""
     rows = _field_diff(record.before, record.after)
     if not rows:
         return format_html("<p>{}</p>", "No field changed.")
-    body = format_html_join(
-        "",
-        '<tr><th scope="row">{}</th><td class="before"><del>{}</del></td>'
-        '<td class="after"><ins>{}</ins></td></tr>',
-        rows,
+    lines = format_html_join(
+        "", "<li><strong>{}</strong>: <del>{}</del> → <ins>{}</ins></li>", rows
     )
-    return format_html(
-        '<table class="field-diff"><thead><tr><th>Field</th><th>Before</th><th>After</th>'
-        "</tr></thead><tbody>{}</tbody></table>",
-        body,
-    )
+    return format_html('<ul class="field-diff">{}</ul>', lines)
 
 
 @admin.register(ChangeRecord)
@@ -510,6 +507,10 @@ class ChangeRecordAdmin(admin.ModelAdmin):
     """The audit log, read-only: nobody edits history. Each record reads as a per-field diff."""
 
     list_display = ("when", "flag_key", "environment", "version", "action", "actor", "changes")
+
+    class Media:
+        css: ClassVar[dict[str, tuple[str, ...]]] = {"all": ("flags/dashboard.css",)}
+
     list_filter = ("action", "environment")
     search_fields = ("flag_key", "actor")
     ordering = ("-id",)

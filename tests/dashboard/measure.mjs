@@ -37,7 +37,16 @@ for (const wanted of spec.pages) {
         const colour = getComputedStyle(node).backgroundColor;
         if (colour && colour !== 'transparent' && !colour.endsWith(', 0)')) { background = colour; break; }
       }
+      // Clipped by a scrolling or hidden-overflow ancestor (the admin's result table scrolls
+      // sideways): then part of it is not on screen even though its own box is fine.
+      let clipped = false;
+      for (let node = element.parentElement; node; node = node.parentElement) {
+        if (getComputedStyle(node).overflowX === 'visible') continue;
+        const frame = node.getBoundingClientRect();
+        if (box.left < frame.left - 0.5 || box.right > frame.right + 0.5) { clipped = true; break; }
+      }
       return {
+        clipped,
         x: box.x + window.scrollX, y: box.y + window.scrollY, width: box.width, height: box.height,
         visible: style.visibility !== 'hidden' && style.display !== 'none' && Number(style.opacity) > 0,
         color: style.color, background,

@@ -52,6 +52,7 @@ def _visible_in_viewport(element: dict[str, Any] | None) -> bool:
     return (
         element is not None
         and element["visible"]
+        and not element["clipped"]
         and element["width"] > 0
         and element["height"] > 0
         and element["x"] >= 0
@@ -108,7 +109,7 @@ def measured(live_server: Any) -> dict[str, Any]:
             {
                 "name": "history",
                 "path": "/admin/flags/changerecord/?flag_key=checkout",
-                "selectors": ["#result_list", "table.field-diff ins"],
+                "selectors": ["#result_list", ".field-diff ins"],
             },
         ],
     }
