@@ -135,12 +135,24 @@ def environment_id_for(
 def environment_for(
     request: Request, project: str | None = None, environment: str | None = None
 ) -> Environment:
-    """`environment_id_for` as the Environment row (for writes)."""
+    """`environment_id_for` as the Environment row."""
     environment_id = environment_id_for(request, project, environment)
     found = Environment.objects.select_related("project").filter(pk=environment_id).first()
     if found is None:
         raise ResourceNotFound("This key's environment no longer exists.")
     return found
+
+
+def write_target(
+    request: Request, project: str | None = None, environment: str | None = None
+) -> Environment:
+    """The environment a flag write addresses, as the write path needs it (its id and its
+    project's), from this process's memory once known: no query per write for it."""
+    environment_id = environment_id_for(request, project, environment)
+    project_id = environment_stores().project_id(environment_id)
+    if project_id is None:
+        raise ResourceNotFound("This key's environment no longer exists.")
+    return Environment(pk=environment_id, project_id=project_id)
 
 
 class FlagListApi(_ApiView):
@@ -175,7 +187,7 @@ class FlagListApi(_ApiView):
             data=request.data,
             actor=_actor(request),
             if_match=if_match_version(request),
-            environment=environment_for(request, project, environment),
+            environment=write_target(request, project, environment),
         )
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response(result.flag, status=code, headers={"ETag": _etag(result.flag)})
@@ -228,7 +240,7 @@ class FlagDetailApi(_ApiView):
             data=request.data,
             actor=_actor(request),
             if_match=if_match_version(request),
-            environment=environment_for(request, project, environment),
+            environment=write_target(request, project, environment),
         )
         return Response(flag, headers={"ETag": _etag(flag)})
 
@@ -252,7 +264,7 @@ class FlagDetailApi(_ApiView):
             key=key,
             actor=_actor(request),
             if_match=if_match_version(request),
-            environment=environment_for(request, project, environment),
+            environment=write_target(request, project, environment),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -41,6 +41,12 @@ def environment_revision(environment_id: int) -> int:
     return int(revision or 0)
 
 
+def project_id_of(environment_id: int) -> int | None:
+    return (
+        Environment.objects.filter(pk=environment_id).values_list("project_id", flat=True).first()
+    )
+
+
 def flag_versions(*, environment_id: int | None = None) -> dict[str, int]:
     """Key -> version of every flag of an environment; one narrow query for reconciliation."""
     return dict(

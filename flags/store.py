@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import evalcore
 from flags.scopes import default_environment
-from flags.selectors import environment_revision, flag_list_wire
+from flags.selectors import environment_revision, flag_list_wire, project_id_of
 from flags.wire import WireFlag, encode_json
 from sidekick.metrics import report_store
 
@@ -221,6 +221,8 @@ class EnvironmentStores:
         self._lock = threading.Lock()
         self._stores: dict[int, ProcessFlagStore] = {}
         self._default_id: int | None = None
+        # Environment id -> its project's id; an environment never moves to another project.
+        self._project_ids: dict[int, int] = {}
 
     def store(self, environment_id: int) -> ProcessFlagStore:
         store = self._stores.get(environment_id)
@@ -245,9 +247,19 @@ class EnvironmentStores:
         with self._lock:
             return dict(self._stores)
 
+    def project_id(self, environment_id: int) -> int | None:
+        """The id of the environment's project (None: no such environment), read once."""
+        project_id = self._project_ids.get(environment_id)
+        if project_id is None:
+            project_id = project_id_of(environment_id)
+            if project_id is not None:
+                self._project_ids[environment_id] = project_id
+        return project_id
+
     def forget(self, environment_id: int) -> None:
         with self._lock:
             self._stores.pop(environment_id, None)
+            self._project_ids.pop(environment_id, None)
             if self._default_id == environment_id:
                 self._default_id = None
 

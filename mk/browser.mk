@@ -12,6 +12,7 @@ BROWSER_GLUE := $(BROWSER_DIST)/index.js
 BROWSER_NPM := $(BROWSER_DIR)/node_modules/.package-lock.json
 BROWSER_BENCH_DIR := benchmarks/browser
 BROWSER_BENCH_NPM := $(BROWSER_BENCH_DIR)/node_modules/.package-lock.json
+BROWSER_VENDOR := $(BROWSER_DIR)/src/vendor/.stamp
 
 # The compiler flags live in the package's build script, which its npm `prepare` also runs.
 WASM_CC ?= clang
@@ -28,12 +29,17 @@ $(BROWSER_WASM): $(WASM_SOURCES) $(wildcard evalcore/src/*.h) evalcore/include/s
 $(BROWSER_NPM): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
 	cd $(BROWSER_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
-$(BROWSER_GLUE): $(BROWSER_NPM) $(wildcard $(BROWSER_DIR)/src/*.ts) $(BROWSER_DIR)/tsconfig.json $(BROWSER_DIR)/tsconfig.types.json
-	cd $(BROWSER_DIR) && rm -f dist/*.js dist/*.d.ts && node_modules/.bin/tsc -p . && node_modules/.bin/tsc -p tsconfig.types.json
+# The stream code shared with the Node and React Native packages (sdks/shared-ts), copied in.
+$(BROWSER_VENDOR): $(wildcard sdks/shared-ts/src/*.ts) sdks/shared-ts/vendor.mjs
+	node sdks/shared-ts/vendor.mjs $(BROWSER_DIR)
+	@touch $@
+
+$(BROWSER_GLUE): $(BROWSER_NPM) $(BROWSER_VENDOR) $(wildcard $(BROWSER_DIR)/src/*.ts) $(BROWSER_DIR)/tsconfig.json $(BROWSER_DIR)/tsconfig.types.json
+	cd $(BROWSER_DIR) && rm -rf dist/*.js dist/*.d.ts dist/vendor && node_modules/.bin/tsc -p . && node_modules/.bin/tsc -p tsconfig.types.json
 
 build-browser: $(BROWSER_WASM) $(BROWSER_GLUE)
 
-lint-browser: $(BROWSER_NPM)
+lint-browser: $(BROWSER_NPM) $(BROWSER_VENDOR)
 	cd $(BROWSER_DIR) && node_modules/.bin/tsc -p . --noEmit
 	clang-format --dry-run --Werror $(BROWSER_DIR)/src/wasm_memory.c
 

@@ -24,7 +24,13 @@ MOBILE_CPP := $(RN_DIR)/cpp/SidekickJSI.cpp $(RN_DIR)/cpp/SidekickJSI.h $(RN_DIR
 
 .PHONY: lint-mobile test-mobile mobile-lib mobile-jsi mobile-android-cmake mobile-ts
 
-lint-mobile: $(RN_TSC) $(PY_STAMP)
+# The stream code shared with the Node and browser packages (sdks/shared-ts), copied in.
+RN_VENDOR := $(RN_DIR)/src/vendor/.stamp
+$(RN_VENDOR): $(wildcard sdks/shared-ts/src/*.ts) sdks/shared-ts/vendor.mjs
+	node sdks/shared-ts/vendor.mjs $(RN_DIR)
+	@touch $@
+
+lint-mobile: $(RN_TSC) $(RN_VENDOR) $(PY_STAMP)
 	$(PY) -m tests.mobile.abi_check
 	clang-format --dry-run --Werror $(MOBILE_CPP) $(wildcard $(RN_DIR)/ios/core/*.c sdks/flutter/ios/Classes/*.c)
 	cd $(RN_DIR) && ./node_modules/.bin/tsc -p tsconfig.json --noEmit
@@ -77,8 +83,9 @@ $(RN_TSC): $(RN_DIR)/package.json $(RN_DIR)/package-lock.json
 	cd $(RN_DIR) && npm ci --no-audit --no-fund --silent
 	@touch $@
 
-# Type-checks, then compiles to CommonJS under build/ so node --test can run the SSE parser.
-mobile-ts: $(RN_TSC)
+# Type-checks, then compiles to CommonJS under build/ so node --test can run the SSE parser and
+# the stream vectors.
+mobile-ts: $(RN_TSC) $(RN_VENDOR)
 	cd $(RN_DIR) && ./node_modules/.bin/tsc -p tsconfig.json --noEmit
 	$(RN_TSC) -p $(RN_DIR)/tsconfig.json --outDir $(MOBILE_BUILD)/rn-ts --module commonjs \
 	  --moduleResolution node10 --declaration false

@@ -8,6 +8,8 @@ NODE_DIR := sdks/node
 NODE_MODULES := $(NODE_DIR)/node_modules/.package-lock.json
 NODE_ADDON := $(NODE_DIR)/build/sidekick.node
 NODE_BENCH_MODULES := benchmarks/node/node_modules/.package-lock.json
+NODE_VENDOR := $(NODE_DIR)/src/vendor/.stamp
+SHARED_TS_SOURCES := $(wildcard sdks/shared-ts/src/*.ts) sdks/shared-ts/vendor.mjs
 
 .PHONY: lint-node test-node bench-node node-build
 
@@ -19,10 +21,15 @@ $(NODE_MODULES): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 $(NODE_ADDON): $(NODE_DIR)/src/addon.c $(NODE_DIR)/scripts/build-addon.mjs $(CORE_SOURCES)
 	cd $(NODE_DIR) && node scripts/build-addon.mjs
 
-node-build: $(NODE_MODULES) $(NODE_ADDON)
+# The stream code shared with the browser and React Native packages (sdks/shared-ts), copied in.
+$(NODE_VENDOR): $(SHARED_TS_SOURCES)
+	node sdks/shared-ts/vendor.mjs $(NODE_DIR)
+	@touch $@
+
+node-build: $(NODE_MODULES) $(NODE_ADDON) $(NODE_VENDOR)
 	cd $(NODE_DIR) && node_modules/.bin/tsc -p tsconfig.json
 
-lint-node: $(NODE_MODULES)
+lint-node: $(NODE_MODULES) $(NODE_VENDOR)
 	cd $(NODE_DIR) && node_modules/.bin/tsc -p tsconfig.json --noEmit
 	clang-format --dry-run --Werror $(NODE_DIR)/src/*.c
 

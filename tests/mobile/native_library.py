@@ -82,6 +82,8 @@ class NativeApi:
         if inner != ffi:
             if inner in self.structs:
                 return ctypes.POINTER(self.structs[inner])
+            if FFI_TO_CTYPES.get(inner) is not None:
+                return ctypes.POINTER(FFI_TO_CTYPES[inner])  # an array of scalars
             if inner.startswith("Pointer<"):
                 return ctypes.POINTER(ctypes.c_void_p)
             return ctypes.c_void_p  # an opaque handle

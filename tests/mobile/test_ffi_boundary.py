@@ -131,7 +131,8 @@ def test_rule_builder_errors_leave_the_flag_unchanged(api: NativeApi, store: Ffi
         assert api.sk_flag_add_rule(flag, attribute, len(attribute), 0) == 0
     assert api.sk_flag_add_rule(flag, b"one-too-many", 12, 0) == -7
     assert api.sk_store_upsert(store.store, flag) == 0
-    assert store.evaluate("built", "u", {"plan": "pro"})[:3] == (True, "RULE_MATCH", 0)
+    built = store.evaluate("built", "u", {"plan": "pro"})
+    assert (built.enabled, built.reason, built.rule_index) == (True, "RULE_MATCH", 0)
     assert store.evaluate("built", "u", {"one-too-many": ""}).enabled is False
 
 
@@ -153,7 +154,14 @@ def test_upsert_takes_the_flag_on_every_path(api: NativeApi, store: FfiFlagStore
     assert api.sk_store_upsert(store.store, stale) == 1
     older = new_flag(api, b"owned", enabled=False, version=4)
     assert api.sk_store_upsert(store.store, older) == 1
-    assert store.evaluate("owned", "u") == (True, "ROLLOUT", None, None, 5)
+    owned = store.evaluate("owned", "u")
+    assert (owned.enabled, owned.reason, owned.rule_index, owned.bucket, owned.version) == (
+        True,
+        "ROLLOUT",
+        None,
+        None,
+        5,
+    )
     # A NULL store is an error, and the flag is still taken (freed), never left to the caller.
     assert api.sk_store_upsert(None, new_flag(api, b"orphan")) == -2
     assert api.sk_store_upsert(store.store, None) == -2

@@ -74,6 +74,12 @@ def compiled_parser() -> Path:
         if REQUIRE_SERVICES:
             pytest.fail(message)
         pytest.skip(message)
+    # The parser is the shared TypeScript (sdks/shared-ts), copied into the package first.
+    vendor = [
+        shutil.which("node") or "node",
+        str(abi_check.ROOT / "sdks" / "shared-ts" / "vendor.mjs"),
+    ]
+    subprocess.run([*vendor, str(RN_DIR)], check=True, capture_output=True, timeout=60)
     command = [str(tsc), "-p", str(RN_DIR / "tsconfig.json"), "--outDir", str(COMPILED)]
     command += ["--module", "commonjs", "--moduleResolution", "node10", "--declaration", "false"]
     subprocess.run(command, check=True, capture_output=True, text=True, timeout=120)
@@ -175,7 +181,7 @@ def test_live_stream_through_the_mobile_bindings_matches_the_server(
     reader = StreamReader(server.url, stream_key, compiled_parser)
     store = FfiFlagStore(api)
     try:
-        assert reader.next_event() == {"event": "connected", "data": "true"}
+        assert reader.next_event() == {"event": "connected", "data": "true", "id": None}
         while (event := reader.next_event())["event"] != "ready":
             apply(store, event)
         assert json.loads(event["data"])["flags"] == 3

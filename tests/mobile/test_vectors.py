@@ -9,17 +9,15 @@ from typing import Any
 import pytest
 
 from tests.mobile import abi_check
-from tests.mobile.ffi_store import FfiFlagStore, FlagFormatError
+from tests.mobile.ffi_store import FfiFlagStore, FlagFormatError, dart_value
 from tests.mobile.native_library import NativeApi
 
 VECTORS = abi_check.ROOT / "tests" / "vectors"
 HASH_FILE = VECTORS / "hash.json"
-# typed/ holds ABI version 2 (typed flags) cases; this harness drives the version 1 builder, as
-# the Dart bindings do, until the mobile part of the typed-flags work binds version 2.
+# stream/ pins the stream client, not the core (tests/mobile/test_stream_twin.py runs it).
+STREAM_VECTORS = VECTORS / "stream"
 CASE_FILES = sorted(
-    p
-    for p in VECTORS.rglob("*.json")
-    if p != HASH_FILE and p.relative_to(VECTORS).parts[0] != "typed"
+    p for p in VECTORS.rglob("*.json") if p != HASH_FILE and STREAM_VECTORS not in p.parents
 )
 
 
@@ -47,13 +45,13 @@ def run_case(store: FfiFlagStore, case: dict[str, Any]) -> None:
         if op == "upsert" and "error" in operation:
             count, flags = len(store), {k: store.version(k) for k in _keys(case)}
             with pytest.raises(FlagFormatError) as caught:
-                store.upsert(operation["flag"])
+                store.upsert(dart_value(operation["flag"]))
             assert caught.value.path == operation["error"], f"{name}: {caught.value}"
             assert len(store) == count, name
             assert {k: store.version(k) for k in _keys(case)} == flags, name
             applied.append(None)
         elif op == "upsert":
-            applied.append(store.upsert(operation["flag"]))
+            applied.append(store.upsert(dart_value(operation["flag"])))
         elif op == "delete":
             applied.append(store.delete(operation["key"], operation.get("version", 0)))
         elif op == "clear":
@@ -66,9 +64,10 @@ def run_case(store: FfiFlagStore, case: dict[str, Any]) -> None:
     if "count" in case:
         assert len(store) == case["count"], name
     for expected in case.get("evaluations", []):
-        attributes = expected.get("attributes")
+        attributes = dart_value(expected.get("attributes"))
         flag, user = expected["flag"], expected["user_key"]
         got = store.evaluate(flag, user, attributes)
+        where = f"{name}: {flag}/{user} {attributes!r}"
         want = (
             expected["enabled"],
             expected["reason"],
@@ -76,9 +75,33 @@ def run_case(store: FfiFlagStore, case: dict[str, Any]) -> None:
             expected["bucket"],
             expected["version"],
         )
-        assert tuple(got) == want, f"{name}: {flag}/{user} {attributes!r}"
-        assert store.is_enabled(flag, user, attributes) is expected["enabled"], name
-        assert store.evaluate_by_handle(flag, user, attributes) == (expected["enabled"], got), name
+        assert (got.enabled, got.reason, got.rule_index, got.bucket, got.version) == want, where
+        # Version 2 files (typed/) also state the served variant and its value (as JSON).
+        if "variant" in expected:
+            assert got.variant == expected["variant"], where
+        if "value" in expected:
+            assert same_json(got.value, dart_value(expected["value"])), f"{where}: {got.value!r}"
+        assert store.is_enabled(flag, user, attributes) is expected["enabled"], where
+        assert store.evaluate_by_handle(flag, user, attributes)[1] == got, where
+    for getter in case.get("getters", []):
+        call = getattr(store, f"get_{getter['getter']}")
+        attributes = dart_value(getter.get("attributes"))
+        default = dart_value(getter["default"])
+        got = call(getter["flag"], getter["user_key"], default, attributes)
+        assert same_json(got, dart_value(getter["expected"])), f"{name}: {getter} gave {got!r}"
+
+
+def same_json(a: object, b: object) -> bool:
+    """_sameJson() in vectors_test.dart: booleans never equal numbers, numbers by value."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json(a[key], b[key]) for key in a)
+    return type(a) is type(b) and a == b
 
 
 def _keys(case: dict[str, Any]) -> set[str]:

@@ -116,13 +116,17 @@ def assert_same_answer_as_the_core(answer: dict) -> None:
 
 
 def test_the_node_package_installs_from_a_clean_copy_and_runs_its_readme(tmp_path):
-    repository = clean_copy(tmp_path / "repository", "evalcore", "sdks/node", "scripts")
+    repository = clean_copy(
+        tmp_path / "repository", "evalcore", "sdks/node", "sdks/shared-ts", "scripts"
+    )
     project = install_into_empty_project(repository / "sdks" / "node", tmp_path)
     assert_same_answer_as_the_core(run_snippet(project, "offline.cjs", NODE_REQUIRE))
     assert_same_answer_as_the_core(run_snippet(project, "offline.mjs", NODE_IMPORT))
 
 
 def test_the_browser_package_installs_from_a_clean_copy_and_runs_its_readme(tmp_path):
-    repository = clean_copy(tmp_path / "repository", "evalcore", "sdks/browser", "scripts")
+    repository = clean_copy(
+        tmp_path / "repository", "evalcore", "sdks/browser", "sdks/shared-ts", "scripts"
+    )
     project = install_into_empty_project(repository / "sdks" / "browser", tmp_path)
     assert_same_answer_as_the_core(run_snippet(project, "offline.mjs", BROWSER_IMPORT))

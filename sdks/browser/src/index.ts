@@ -19,5 +19,7 @@ export {
   type EventSourceFactory,
   type EventSourceLike,
   type InitOptions,
+  type ReadySource,
+  type StorageLike,
   SidekickBrowserClient,
 } from './client.js';

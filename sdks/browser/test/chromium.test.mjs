@@ -254,3 +254,54 @@ test('with no server a page answers from its bootstrap; init times out and close
   assert.equal(outcome.after, false);
   await page.close();
 });
+
+test('a page starts from its localStorage cache with the stream refused, then converges', async () => {
+  const created = await rest(server, server.admin_key, 'POST', '/api/flags', {
+    key: 'browser_cached',
+    is_enabled: true,
+    client_side: true,
+  });
+  assert.ok([200, 201].includes(created.status), JSON.stringify(created));
+  const page = await openPage();
+  const options = { initialBackoffMs: 100, maxBackoffMs: 500, cacheKey: 'sidekick-test-cache' };
+  const first = await page.evaluate(
+    async ({ url, key, options }) => {
+      const client = new window.sidekick.SidekickBrowserClient(url, key, options);
+      const source = await client.init({ timeoutMs: 20000 });
+      client.close();
+      return { source, cached: localStorage.getItem(options.cacheKey) ?? '' };
+    },
+    { url: `${statics.origin}/proxy`, key: server.client_key, options },
+  );
+  assert.equal(first.source, 'server');
+  assert.match(first.cached, /browser_cached/);
+
+  statics.refuseStreams(true);
+  const fromCache = await page.evaluate(
+    async ({ url, key, options }) => {
+      window.changed = [];
+      window.client = new window.sidekick.SidekickBrowserClient(url, key, {
+        ...options,
+        onFlagsChanged: (keys) => window.changed.push(keys),
+      });
+      const before = { source: window.client.readySource, on: window.client.isEnabled('browser_cached', 'u') };
+      const source = await window.client.init({ timeoutMs: 500 });
+      return { before, source, ready: window.client.ready };
+    },
+    { url: `${statics.origin}/proxy`, key: server.client_key, options },
+  );
+  assert.deepEqual(fromCache, { before: { source: 'cache', on: true }, source: 'cache', ready: false });
+
+  const patched = await rest(server, server.admin_key, 'PATCH', '/api/flags/browser_cached', { is_enabled: false });
+  assert.equal(patched.status, 200);
+  statics.refuseStreams(false);
+  await page.waitForFunction(() => !window.client.isEnabled('browser_cached', 'u'), null, {
+    timeout: 20000,
+    polling: 20,
+  });
+  const after = await page.evaluate(() => ({ source: window.client.readySource, changed: window.changed }));
+  assert.equal(after.source, 'server');
+  assert.ok(after.changed.some((keys) => keys.includes('browser_cached')), JSON.stringify(after.changed));
+  await page.evaluate(() => window.client.close());
+  await page.close();
+});

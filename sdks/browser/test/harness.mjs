@@ -22,7 +22,7 @@ const TYPES = {
 };
 
 // Paths the static server may serve, relative to the repository root.
-const SERVED = [/^\/sdks\/browser\/(dist|test)\/[\w.-]+$/, /^\/tests\/vectors\/[\w/.-]+\.json$/];
+const SERVED = [/^\/sdks\/browser\/(dist|dist\/vendor|test)\/[\w.-]+$/, /^\/tests\/vectors\/[\w/.-]+\.json$/];
 
 export const PAGE = '/sdks/browser/test/page.html';
 

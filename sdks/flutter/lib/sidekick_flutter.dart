@@ -9,7 +9,9 @@ export 'src/client.dart'
         FlagDeleted,
         FlagUpserted,
         FlagsReset,
+        ReadySource,
         SidekickFlutterClient,
         SidekickHttpException;
-export 'src/event_stream.dart' show ServerSentEvent, parseEventStream;
+export 'src/event_stream.dart' show EventStreamParser, ServerSentEvent, parseEventStream;
+export 'src/flag_cache.dart' show CacheStorage;
 export 'src/flag_store.dart' show Evaluation, FlagFormatException, FlagStore, attributeText;

@@ -18,11 +18,11 @@ void main() {
   final caseFiles = vectorsDirectory
       .listSync(recursive: true)
       .whereType<File>()
-      // typed/ needs ABI version 2's typed builder, which these bindings do not declare yet.
+      // stream/ pins the stream client, not the core (stream_state_test.dart runs it).
       .where((file) =>
           file.path.endsWith('.json') &&
           file.path != hashFile.path &&
-          !file.path.contains('/typed/'))
+          !file.path.contains('${Platform.pathSeparator}stream${Platform.pathSeparator}'))
       .toList()
     ..sort((a, b) => a.path.compareTo(b.path));
 
@@ -122,6 +122,47 @@ void _runCase(FlagStore store, Map<String, Object?> testCase) {
       ],
       reason: why,
     );
+    // Version 2 files (typed/) also state the served variant and its value, compared as JSON
+    // (1 is not true; 1.0 is 1).
+    if (expected.containsKey('variant')) {
+      expect(result.variant, expected['variant'], reason: why);
+    }
+    if (expected.containsKey('value')) {
+      expect(_sameJson(result.value, expected['value']), isTrue,
+          reason: '$why: value ${result.value}');
+    }
     expect(store.isEnabled(flag, user, attributes), expected['enabled'], reason: why);
   }
+  for (final raw in testCase['getters'] as List<Object?>? ?? const <Object?>[]) {
+    final getter = _object(raw);
+    final flag = getter['flag'] as String;
+    final user = getter['user_key'] as String;
+    final attributes = getter['attributes'] as Map<String, Object?>?;
+    final defaultValue = getter['default'];
+    final Object? got = switch (getter['getter']) {
+      'boolean' => store.getBoolean(flag, user, defaultValue as bool, attributes),
+      'string' => store.getString(flag, user, defaultValue as String, attributes),
+      'number' => store.getNumber(flag, user, defaultValue as num, attributes),
+      'json' => store.getJson(flag, user, defaultValue, attributes),
+      _ => fail('$name: unknown getter ${getter['getter']}'),
+    };
+    expect(_sameJson(got, getter['expected']), isTrue, reason: '$name: $getter gave $got');
+  }
+}
+
+/// JSON equality: booleans never equal numbers, numbers compare by value.
+bool _sameJson(Object? a, Object? b) {
+  if (a is num && b is num) {
+    return a == b;
+  }
+  if (a is List && b is List) {
+    return a.length == b.length &&
+        [for (var index = 0; index < a.length; index++) _sameJson(a[index], b[index])]
+            .every((same) => same);
+  }
+  if (a is Map && b is Map) {
+    return a.length == b.length &&
+        a.keys.every((key) => b.containsKey(key) && _sameJson(a[key], b[key]));
+  }
+  return a == b;
 }

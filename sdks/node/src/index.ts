@@ -5,6 +5,7 @@ export {
   SidekickAuthError,
   SidekickTimeoutError,
   type FlagChange,
+  type ReadySource,
   type SidekickClientOptions,
 } from './client';
 export { SseParser, type ServerSentEvent } from './sse';

@@ -1,38 +1,44 @@
 """`SidekickClient`: follows a Sidekick server's stream in a background thread, evaluates locally.
 
 Every flag lives in a compiled `evalcore.FlagStore`; `is_enabled` never touches the network. The
-stream thread connects to `GET /stream`, rebuilds a fresh store from the replay (between
-`connected` and `ready`) and swaps it in whole, so evaluations never see a half-loaded set, then
-applies live deltas by version. When the connection drops it keeps the last-known flags and
-reconnects with capped, jittered exponential back-off.
+stream thread connects to `GET /stream` (sending the last cursor as `Last-Event-ID`), feeds the
+events to `StreamState` (stream_state.py: replay swap, resume, version-aware deltas) and, when the
+connection ends, waits as `Backoff` says (full jitter, Retry-After, goodbye) before reconnecting;
+meanwhile it keeps answering from the last-known flags. An optional file cache (cache.py) lets it
+answer before the network does and resume from the cached cursor.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import random
+import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import httpx
-from httpx_sse import ServerSentEvent, connect_sse
 
 import evalcore
+from sidekick_sdk.cache import FileCache, cache_owner
 from sidekick_sdk.diagnosis import describe_failure, describe_not_found
+from sidekick_sdk.sse import EventStreamParser
+from sidekick_sdk.stream_state import Backoff, Outcome, StreamState, parse_retry_after
 
 logger = logging.getLogger("sidekick_sdk")
 
-ChangeListener = Callable[[str], None]
+FlagsChangedListener = Callable[[list[str]], None]
+ChangeListener = Callable[[str], None]  # the deprecated per-key shape of `on_change`
+ReadySource = Literal["server", "cache"]
 
 DEFAULT_READ_TIMEOUT = 40.0  # more than two of the server's 15 s keep-alive periods
 DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_BACKOFF_INITIAL = 0.5
+DEFAULT_BACKOFF_INITIAL = 1.0
 DEFAULT_BACKOFF_MAX = 30.0
+CACHE_WRITE_INTERVAL = 1.0  # at most one cache write a second while flags change
 
 
 class SidekickError(Exception):
@@ -68,6 +74,10 @@ class _Stop(Exception):
     """Raised inside the stream thread when close() asks it to end."""
 
 
+class _Goodbye(Exception):
+    """The server said goodbye: close this connection and reconnect when it asked."""
+
+
 class SidekickClient:
     """A feature-flag client: `init()` once, then `is_enabled()` as often as you like."""
 
@@ -77,12 +87,17 @@ class SidekickClient:
         sdk_key: str | None = None,
         *,
         bootstrap: Iterable[Mapping[str, Any]] | None = None,
+        on_flags_changed: FlagsChangedListener | None = None,
         on_change: ChangeListener | None = None,
+        cache_path: str | os.PathLike[str] | None = None,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         backoff_initial: float = DEFAULT_BACKOFF_INITIAL,
         backoff_max: float = DEFAULT_BACKOFF_MAX,
     ) -> None:
+        """`on_flags_changed(changed_keys)` is called with the keys each change touched;
+        `on_change(key)` (deprecated, kept working) once per key. `cache_path` names a file that
+        keeps the flags and the resume cursor between runs (see docs/python-sdk.md)."""
         self.url = url
         self.stream_url = url.rstrip("/") + "/stream"
         self._headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
@@ -90,14 +105,26 @@ class SidekickClient:
             self._headers["Authorization"] = f"Bearer {sdk_key}"
         self._timeout = httpx.Timeout(connect_timeout, read=read_timeout)
         self._connect_timeout = connect_timeout
-        self._backoff_initial = backoff_initial
-        self._backoff_max = backoff_max
+        self._backoff = Backoff(
+            initial_ms=round(backoff_initial * 1000), max_ms=round(backoff_max * 1000)
+        )
+        self._on_flags_changed = on_flags_changed
         self._on_change = on_change
-        self._store = evalcore.FlagStore()
-        for flag in bootstrap or ():
-            self._store.upsert(flag)
-        self._staging: evalcore.FlagStore | None = None
+        self._cache = (
+            FileCache(cache_path, cache_owner(self.stream_url, sdk_key)) if cache_path else None
+        )
+        cached = self._cache.load() if self._cache is not None else None
+        # The cache (newer, from this server) wins over the bootstrap list where both have a flag.
+        self._state = StreamState(
+            [*(cached.flags if cached else ()), *(bootstrap or ())],
+            cached.cursor if cached else None,
+            on_invalid_flag=_log_invalid_flag,
+        )
+        self._state_lock = threading.Lock()
+        self._cache_timer: threading.Timer | None = None
+        self._cache_written_at = 0.0
         self._condition = threading.Condition()
+        self._ready_source: ReadySource | None = "cache" if cached is not None else None
         self._ready = False
         self._answered = False
         self._connected = False
@@ -108,19 +135,23 @@ class SidekickClient:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
-        self._ready_on_this_stream = False
-        self.connections = 0  # streams that reached `ready` (1 + reconnects)
+        self._connected_since: float | None = None  # monotonic time the current stream opened
+        self.connections = 0  # streams that reached `ready` or `resumed` (1 + reconnects)
+        self.stopped_reason: str | None = None
+        """Why the client stopped for good (an auth error, a revoked key), or None."""
 
     # Public surface ---------------------------------------------------------------------------
 
-    def init(self, timeout: float = 10.0) -> None:
-        """Starts the stream and blocks until the first full replay (or raises).
+    def init(self, timeout: float = 10.0) -> ReadySource:
+        """Starts the stream and blocks until the server's flags are in (or raises).
 
-        Raises SidekickAuthError on 401/403, SidekickURLError at once when there is no stream at
-        the URL (404: the base URL is not the server root), SidekickUnreachableError when no
-        connection could be made in time, SidekickInitTimeout when connected but the replay did
-        not finish in time; each message names the cause. Except after an auth error, the client
-        keeps trying in the background either way.
+        Returns the readiness source: "server", or "cache" when a persistent cache was loaded and
+        the server did not deliver within the timeout (the client answers from the cache and keeps
+        connecting). Raises SidekickAuthError on 401/403, SidekickURLError at once when there is no
+        stream at the URL (404: the base URL is not the server root), SidekickUnreachableError
+        when no connection could be made in time, SidekickInitTimeout when connected but the
+        replay did not finish in time; each message names the cause. Except after an auth error,
+        the client keeps trying in the background either way.
         """
         self.start()
         with self._condition:
@@ -131,7 +162,10 @@ class SidekickClient:
             if self._fatal is not None:
                 raise self._fatal
             if self._ready:
-                return
+                return "server"
+            if self._ready_source == "cache":
+                logger.warning("no flags from %s yet; answering from the cache", self.stream_url)
+                return "cache"
             if self._url_error is not None:
                 raise self._url_error
             answered, cause = self._answered, self._last_cause
@@ -157,14 +191,14 @@ class SidekickClient:
         self, flag: str, user_key: str, attributes: Mapping[str, Any] | None = None
     ) -> bool:
         """Whether the flag is on for this user; false for an unknown flag. No network call."""
-        return self._store.is_enabled(flag, user_key, attributes)
+        return self._state.store.is_enabled(flag, user_key, attributes)
 
     def evaluate(
         self, flag: str, user_key: str, attributes: Mapping[str, Any] | None = None
     ) -> evalcore.Evaluation:
         """The served value and variant with the reason (FLAG_NOT_FOUND, OFF, RULE_MATCH,
         ROLLOUT), matching rule, bucket and version."""
-        return self._store.evaluate(flag, user_key, attributes)
+        return self._state.store.evaluate(flag, user_key, attributes)
 
     def get_boolean(
         self,
@@ -174,7 +208,7 @@ class SidekickClient:
         default: bool = False,
     ) -> bool:
         """A boolean flag's answer, or default when it is missing or of another type."""
-        return self._store.get_boolean(flag, user_key, attributes, default)
+        return self._state.store.get_boolean(flag, user_key, attributes, default)
 
     def get_string(
         self,
@@ -184,7 +218,7 @@ class SidekickClient:
         default: str = "",
     ) -> str:
         """A string flag's served value, or default when it is missing or of another type."""
-        return self._store.get_string(flag, user_key, attributes, default)
+        return self._state.store.get_string(flag, user_key, attributes, default)
 
     def get_number(
         self,
@@ -194,7 +228,7 @@ class SidekickClient:
         default: float = 0,
     ) -> float:
         """A number flag's served value, or default when it is missing or of another type."""
-        return self._store.get_number(flag, user_key, attributes, default)
+        return self._state.store.get_number(flag, user_key, attributes, default)
 
     def get_json(
         self,
@@ -204,18 +238,33 @@ class SidekickClient:
         default: Any = None,
     ) -> Any:
         """A json flag's served value, or default when it is missing or of another type."""
-        return self._store.get_json(flag, user_key, attributes, default)
+        return self._state.store.get_json(flag, user_key, attributes, default)
 
     def flags(self) -> list[dict[str, Any]]:
         """Every flag held now, in the wire format."""
-        return list(self._store.flags())
+        return list(self._state.store.flags())
 
     def get(self, key: str) -> dict[str, Any] | None:
-        return self._store.get(key)
+        return self._state.store.get(key)
+
+    @property
+    def is_ready(self) -> bool:
+        """Whether the client holds a flag set: the server's, or a persistent cache's."""
+        return self._ready_source is not None
+
+    @property
+    def ready_source(self) -> ReadySource | None:
+        """ "server" once the server's flags are in, "cache" while only a cache's are, else None."""
+        return self._ready_source
+
+    @property
+    def cursor(self) -> str | None:
+        """The resume cursor: the id of the last applied stream event that carried one."""
+        return self._state.cursor
 
     @property
     def initialized(self) -> bool:
-        """Whether a full replay has been received at least once."""
+        """Whether the server's flags have been received at least once (see `ready_source`)."""
         return self._ready
 
     @property
@@ -224,7 +273,7 @@ class SidekickClient:
         return self._connected
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stops the stream thread; evaluations keep answering from the last-known flags."""
+        """Stops the stream thread and writes the cache; evaluations keep answering."""
         self._stop.set()
         sock = self._socket
         if sock is not None:
@@ -234,6 +283,11 @@ class SidekickClient:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+        timer = self._cache_timer
+        if timer is not None:
+            timer.cancel()
+        if self._ready:
+            self._write_cache()
 
     def __enter__(self) -> SidekickClient:
         return self
@@ -249,15 +303,20 @@ class SidekickClient:
     # The stream thread ------------------------------------------------------------------------
 
     def _run(self) -> None:
-        attempt = 0
         with httpx.Client(timeout=self._timeout, headers=self._headers) as http:
             while not self._stop.is_set():
                 try:
                     self._follow(http)
                 except _Stop:
                     break
+                except _Goodbye:
+                    if self._state.stopped:
+                        self.stopped_reason = "revoked"
+                        logger.error("the server revoked this client's key; not reconnecting")
+                        break
                 except SidekickAuthError as error:
                     logger.error("%s; not retrying", error)
+                    self.stopped_reason = str(error)
                     with self._condition:
                         self._fatal = error
                         self._condition.notify_all()
@@ -281,21 +340,22 @@ class SidekickClient:
                 finally:
                     self._connected = False
                     self._socket = None
-                    self._staging = None
-                # A stream that got as far as `ready` was healthy: start the back-off over.
-                attempt = 0 if self._ready_on_this_stream else attempt + 1
-                if self._stop.wait(self._backoff_delay(attempt)):
+                    with self._state_lock:
+                        self._state.disconnected()
+                if self._connected_since is not None:
+                    self._backoff.connection_lasted(
+                        (time.monotonic() - self._connected_since) * 1000
+                    )
+                    self._connected_since = None
+                if self._stop.wait(self._backoff.next_delay_ms() / 1000):
                     break
 
-    def _backoff_delay(self, attempt: int) -> float:
-        """Exponential, capped, with half of it random so that clients spread out."""
-        ceiling = min(self._backoff_max, self._backoff_initial * (2 ** min(attempt, 30)))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
-
     def _follow(self, http: httpx.Client) -> None:
-        self._ready_on_this_stream = False
-        with connect_sse(http, "GET", self.stream_url) as source:
-            response = source.response
+        headers = {}
+        cursor = self._state.cursor
+        if cursor is not None:
+            headers["Last-Event-ID"] = cursor
+        with http.stream("GET", self.stream_url, headers=headers) as response:
             with self._condition:
                 self._answered = True
             if response.status_code in (401, 403):
@@ -305,6 +365,9 @@ class SidekickClient:
                 raise SidekickURLError(describe_not_found(self.url, self.stream_url))
             if response.status_code != 200:
                 response.read()
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if response.status_code in (429, 503) and retry_after is not None:
+                    self._backoff.server_delay(retry_after)
                 raise httpx.HTTPStatusError(
                     f"stream answered HTTP {response.status_code}: {_error_detail(response)}",
                     request=response.request,
@@ -315,70 +378,84 @@ class SidekickClient:
             if self._stop.is_set():
                 raise _Stop
             self._connected = True
-            for event in source.iter_sse():
-                if self._stop.is_set():
-                    raise _Stop
-                self._handle(event)
+            self._connected_since = time.monotonic()
+            parser = EventStreamParser()
+            for chunk in response.iter_bytes():
+                for event in parser.feed(chunk):
+                    if self._stop.is_set():
+                        raise _Stop
+                    with self._state_lock:
+                        outcome = self._state.handle(event)
+                    self._act_on(outcome)
         if self._stop.is_set():
             raise _Stop
         raise httpx.RemoteProtocolError("the server ended the stream")
 
-    def _handle(self, event: ServerSentEvent) -> None:
-        if event.event == "connected":
-            # Re-bootstrap: collect the replay aside; the live store keeps answering meanwhile.
-            self._staging = evalcore.FlagStore()
-        elif event.event == "update":
-            self._apply(json.loads(event.data))
-        elif event.event == "ready":
-            self._finish_replay()
+    def _act_on(self, outcome: Outcome) -> None:
+        if outcome.error is not None:
+            logger.error("skipping a stream event: %s", outcome.error)
+        if outcome.synced:
+            self.connections += 1
+            with self._condition:
+                self._ready = True
+                self._ready_source = "server"
+                self._condition.notify_all()
+        if outcome.changed_keys:
+            self._notify(outcome.changed_keys)
+        if outcome.synced or outcome.changed_keys:
+            self._schedule_cache_write()
+        if outcome.goodbye_reason is not None:
+            logger.info("the server said goodbye: %s", outcome.goodbye_reason)
+            if outcome.reconnect_after_ms is not None:
+                self._backoff.server_delay(outcome.reconnect_after_ms)
+            raise _Goodbye
 
-    def _apply(self, change: Mapping[str, Any]) -> None:
-        target = self._staging if self._staging is not None else self._store
-        kind = change.get("type")
-        if kind == "UPSERT":
-            flag = change["flag"]
+    def _notify(self, keys: list[str]) -> None:
+        if self._on_flags_changed is not None:
             try:
-                applied = target.upsert(flag)
-            except ValueError as error:
-                logger.error("ignoring invalid flag %r: %s", flag.get("key"), error)
-                return
-            key = str(flag["key"])
-        elif kind == "DELETE":
-            key = str(change["key"])
-            applied = target.delete(key, int(change.get("version") or 0))
-        else:
-            return  # a change type from a newer server: ignore it (forward compatibility)
-        if applied and target is self._store:
-            self._notify([key])
-
-    def _finish_replay(self) -> None:
-        fresh = self._staging
-        if fresh is None:
-            return
-        previous = self._store
-        self._store = fresh
-        self._staging = None
-        self._ready_on_this_stream = True
-        self.connections += 1
-        with self._condition:
-            self._ready = True
-            self._condition.notify_all()
-        self._notify(_changed_keys(previous, fresh))
-
-    def _notify(self, keys: Iterable[str]) -> None:
-        if self._on_change is None:
-            return
-        for key in keys:
-            try:
-                self._on_change(key)
+                self._on_flags_changed(list(keys))
             except Exception:
-                logger.exception("on_change callback failed for %r", key)
+                logger.exception("on_flags_changed callback failed for %r", keys)
+        if self._on_change is not None:
+            for key in keys:
+                try:
+                    self._on_change(key)
+                except Exception:
+                    logger.exception("on_change callback failed for %r", key)
+
+    # The persistent cache ---------------------------------------------------------------------
+
+    def _schedule_cache_write(self) -> None:
+        """Writes now, or once the throttle interval has passed since the last write."""
+        if self._cache is None or self._cache_timer is not None:
+            return
+        wait = self._cache_written_at + CACHE_WRITE_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self._write_cache()
+            return
+        timer = threading.Timer(wait, self._write_cache_from_timer)
+        timer.daemon = True
+        self._cache_timer = timer
+        timer.start()
+
+    def _write_cache_from_timer(self) -> None:
+        self._cache_timer = None
+        self._write_cache()
+
+    def _write_cache(self) -> None:
+        if self._cache is None:
+            return
+        with self._state_lock:
+            flags, cursor = list(self._state.store.flags()), self._state.cursor
+        self._cache_written_at = time.monotonic()
+        try:
+            self._cache.save(flags, cursor)
+        except OSError as error:
+            logger.warning("cannot write the flag cache %s: %s", self._cache.path, error)
 
 
-def _changed_keys(before: evalcore.FlagStore, after: evalcore.FlagStore) -> list[str]:
-    old = {flag["key"]: flag for flag in before.flags()}
-    new = {flag["key"]: flag for flag in after.flags()}
-    return sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
+def _log_invalid_flag(flag: Mapping[str, Any], error: ValueError) -> None:
+    logger.error("ignoring invalid flag %r: %s", flag.get("key"), error)
 
 
 def _error_detail(response: httpx.Response) -> str:

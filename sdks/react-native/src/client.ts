@@ -1,8 +1,19 @@
 /** SidekickMobileClient: keeps the flag set in a native store over the stream, evaluates in JSI. */
 
-import { createNativeStore, type NativeStore } from './native';
-import { EventStreamParser, type ServerSentEvent } from './sse';
-import type { Attributes, Evaluation, FlagChange, WireFlag } from './types';
+import { FlagStore } from './store';
+import type {
+  Attributes,
+  CacheStorage,
+  Evaluation,
+  FlagChange,
+  JsonValue,
+  ReadySource,
+  WireFlag,
+} from './types';
+import { Backoff, parseRetryAfter } from './vendor/backoff.js';
+import { ThrottledCacheWriter, cacheOwner, decodeCache, encodeCache } from './vendor/cache_format.js';
+import { EventStreamParser } from './vendor/sse.js';
+import { type StoreAdapter, type StreamOutcome, StreamState } from './vendor/stream_state.js';
 
 export interface SidekickMobileOptions {
   /** Flags (wire format) to evaluate before, or without, the first connection. */
@@ -15,6 +26,10 @@ export interface SidekickMobileOptions {
   reconnectMaxDelayMs?: number;
   /** A connection silent for this long is dropped and reopened; default 45 s (keep-alives: 15 s). */
   idleTimeoutMs?: number;
+  /** Called with the keys each change touched (a delta, or what a replay changed). */
+  onFlagsChanged?: (changedKeys: string[]) => void;
+  /** Keeps the flags and the resume cursor between app launches (opt-in); read by init(). */
+  cache?: CacheStorage;
   /** Called for a stream problem the client recovers from by itself; default console.warn. */
   onError?: (error: Error) => void;
 }
@@ -22,8 +37,14 @@ export interface SidekickMobileOptions {
 type Listener = (change: FlagChange) => void;
 
 // XHR keeps the whole response in responseText; past this size the client reconnects (and
-// re-bootstraps) so that a long-lived connection cannot grow without bound.
+// resumes from its cursor) so that a long-lived connection cannot grow without bound.
 const MAX_RESPONSE_CHARS = 4 * 1024 * 1024;
+
+const STORE_ADAPTER: StoreAdapter<FlagStore> = {
+  create: () => new FlagStore(),
+  upsert: (store, flag) => store.upsert(flag as WireFlag),
+  remove: (store, key, version) => store.remove(key, version),
+};
 
 /** An error the server answered with (a bad key, a missing route): retrying will not help. */
 export class SidekickHttpError extends Error {
@@ -34,94 +55,148 @@ export class SidekickHttpError extends Error {
 }
 
 export class SidekickMobileClient {
-  private store: NativeStore;
-  // Filled during a replay and swapped in on `ready`, so evaluation never sees a half-loaded set.
-  private staging: NativeStore | null = null;
+  private state: StreamState<FlagStore>;
   private readonly listeners = new Set<Listener>();
-  private readonly parser = new EventStreamParser((event) => this.onEvent(event));
-  private readonly options: Required<Omit<SidekickMobileOptions, 'bootstrap'>>;
+  // Events left in a chunk after one that ended the connection (a goodbye) are not applied.
+  private readonly parser = new EventStreamParser((event) => {
+    if (this.xhr !== null) {
+      this.onOutcome(this.state.handle(event));
+    }
+  });
+  private readonly options: Required<Omit<SidekickMobileOptions, 'bootstrap' | 'cache' | 'onFlagsChanged'>>;
+  private readonly backoff: Backoff;
+  private readonly owner: string;
+  private cacheWriter: ThrottledCacheWriter | null = null;
   private xhr: XMLHttpRequestLike | null = null;
   private seen = 0;
-  private attempt = 0;
+  private openedAt: number | null = null;
   private reconnectTimer: number | undefined;
   private idleTimer: number | undefined;
   private closed = false;
   private readyOnce = false;
-  private initPromise: Promise<void> | null = null;
+  private source: ReadySource | null = null;
+  private initPromise: Promise<ReadySource> | null = null;
   private settleInit: ((error?: Error) => void) | null = null;
+  /** Why the client stopped for good (a refused or revoked key), or null. */
+  stoppedReason: string | null = null;
 
   constructor(
     private readonly serverUrl: string,
     private readonly sdkKey: string,
-    options: SidekickMobileOptions = {},
+    private readonly clientOptions: SidekickMobileOptions = {},
   ) {
     this.options = {
-      initTimeoutMs: options.initTimeoutMs ?? 10_000,
-      reconnectInitialDelayMs: options.reconnectInitialDelayMs ?? 1_000,
-      reconnectMaxDelayMs: options.reconnectMaxDelayMs ?? 30_000,
-      idleTimeoutMs: options.idleTimeoutMs ?? 45_000,
-      onError: options.onError ?? ((error) => console.warn(error.message)),
+      initTimeoutMs: clientOptions.initTimeoutMs ?? 10_000,
+      reconnectInitialDelayMs: clientOptions.reconnectInitialDelayMs ?? 1_000,
+      reconnectMaxDelayMs: clientOptions.reconnectMaxDelayMs ?? 30_000,
+      idleTimeoutMs: clientOptions.idleTimeoutMs ?? 45_000,
+      onError: clientOptions.onError ?? ((error) => console.warn(error.message)),
     };
-    this.store = createNativeStore();
-    for (const flag of options.bootstrap ?? []) {
-      try {
-        this.store.upsert(flag);
-      } catch (error) {
-        // A stale cache with one bad flag must not stop the app; the server's set replaces it.
-        this.options.onError(error instanceof Error ? error : new Error(String(error)));
-      }
-    }
+    this.backoff = new Backoff({
+      initialMs: this.options.reconnectInitialDelayMs,
+      maxMs: this.options.reconnectMaxDelayMs,
+    });
+    this.owner = cacheOwner(`${serverUrl.replace(/\/+$/, '')}/stream`, sdkKey);
+    // A stale bootstrap with one bad flag must not stop the app; the server's set replaces it.
+    this.state = new StreamState(STORE_ADAPTER, clientOptions.bootstrap ?? [], null, this.options.onError);
   }
 
   /**
-   * Connects and resolves once the server's full flag set is loaded. Rejects on timeout or when
-   * the server refuses the key; after a timeout the client keeps reconnecting in the background
-   * and evaluates the bootstrap (or last-known) flags meanwhile.
+   * Reads the persistent cache (when configured), connects, and resolves 'server' once the
+   * server's full flag set is loaded. With a cache read, a timeout resolves 'cache' instead of
+   * rejecting. Rejects on timeout or when the server refuses the key; after a timeout the client
+   * keeps reconnecting in the background and evaluates the bootstrap (or last-known) flags.
    */
-  init(): Promise<void> {
+  init(): Promise<ReadySource> {
     if (this.initPromise !== null) {
       return this.initPromise;
     }
-    this.initPromise = new Promise<void>((resolve, reject) => {
+    this.initPromise = new Promise<ReadySource>((resolve, reject) => {
       const timer = setTimeout(() => {
-        settle(new Error(`Sidekick: no flag set within ${this.options.initTimeoutMs} ms`));
+        if (this.source === 'cache') {
+          this.settleInit = null;
+          resolve('cache');
+        } else {
+          settle(new Error(`Sidekick: no flag set within ${this.options.initTimeoutMs} ms`));
+        }
       }, this.options.initTimeoutMs);
       const settle = (error?: Error): void => {
         clearTimeout(timer);
         this.settleInit = null;
         if (error === undefined) {
-          resolve();
+          resolve('server');
         } else {
           reject(error);
         }
       };
       this.settleInit = settle;
     });
-    this.connect();
+    void this.loadCache().then(() => this.connect());
     return this.initPromise;
   }
 
-  /** Synchronous, in-process: no bridge round trip and no network. */
+  /**
+   * Synchronous, in-process: no bridge round trip and no network. False for a missing flag and
+   * for a flag that is not boolean (read those with getString, getNumber or getJson).
+   */
   isEnabled(flagKey: string, userKey: string, attributes?: Attributes): boolean {
-    return this.store.isEnabled(flagKey, userKey, attributes);
+    return this.state.store.isEnabled(flagKey, userKey, attributes);
   }
 
-  /** As isEnabled, with the reason, matching rule, bucket and version. */
+  /** The served value and variant, with the reason, matching rule, bucket and version. */
   evaluate(flagKey: string, userKey: string, attributes?: Attributes): Evaluation {
-    return this.store.evaluate(flagKey, userKey, attributes);
+    return this.state.store.evaluate(flagKey, userKey, attributes);
+  }
+
+  /** A boolean flag's answer, or defaultValue when it is missing or of another type. */
+  getBoolean(flagKey: string, userKey: string, defaultValue: boolean, attributes?: Attributes): boolean {
+    return this.state.store.getBoolean(flagKey, userKey, defaultValue, attributes);
+  }
+
+  /** A string flag's served value, or defaultValue when it is missing or of another type. */
+  getString(flagKey: string, userKey: string, defaultValue: string, attributes?: Attributes): string {
+    return this.state.store.getString(flagKey, userKey, defaultValue, attributes);
+  }
+
+  /** A number flag's served value, or defaultValue when it is missing or of another type. */
+  getNumber(flagKey: string, userKey: string, defaultValue: number, attributes?: Attributes): number {
+    return this.state.store.getNumber(flagKey, userKey, defaultValue, attributes);
+  }
+
+  /** A json flag's served value (frozen), or defaultValue when it is missing or of another type. */
+  getJson<T = JsonValue>(flagKey: string, userKey: string, defaultValue: T, attributes?: Attributes): JsonValue | T {
+    return this.state.store.getJson(flagKey, userKey, defaultValue, attributes);
   }
 
   /** How many flags the client holds. */
   get size(): number {
-    return this.store.size();
+    return this.state.store.size();
+  }
+
+  /** True once the client holds a flag set: the server's, or the persistent cache's. */
+  get isReady(): boolean {
+    return this.source !== null;
+  }
+
+  /** 'server' once the server's flags are in, 'cache' while only the cache's are, else null. */
+  get readySource(): ReadySource | null {
+    return this.source;
   }
 
   /** True once a full flag set has arrived from the server at least once. */
-  get isReady(): boolean {
+  get initialized(): boolean {
     return this.readyOnce;
   }
 
-  /** Calls listener after each applied change; returns the function that unsubscribes it. */
+  /** The resume cursor: the id of the last applied stream event that carried one. */
+  get cursor(): string | null {
+    return this.state.cursor;
+  }
+
+  /**
+   * Deprecated shape (prefer the onFlagsChanged option): calls listener after each applied
+   * change; returns the function that unsubscribes it.
+   */
   onChange(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => {
@@ -129,22 +204,47 @@ export class SidekickMobileClient {
     };
   }
 
-  /** Stops streaming; the last-known flags stay readable. */
-  close(): void {
+  /** Stops streaming and writes the cache; the last-known flags stay readable. */
+  close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.idleTimer);
     this.dropConnection();
     this.settleInit?.(new Error('Sidekick: client closed before init completed'));
+    return this.cacheWriter?.flush() ?? Promise.resolve();
+  }
+
+  private async loadCache(): Promise<void> {
+    const storage = this.clientOptions.cache;
+    if (storage === undefined) return;
+    try {
+      const cached = decodeCache(await storage.get(), this.owner);
+      if (cached !== null && !this.readyOnce) {
+        this.state = new StreamState(
+          STORE_ADAPTER,
+          [...cached.flags, ...(this.clientOptions.bootstrap ?? [])],
+          cached.cursor,
+          this.options.onError,
+        );
+        this.source = 'cache';
+      }
+    } catch (error) {
+      // A cache is never fatal: the server's flags replace it.
+      this.options.onError(error instanceof Error ? error : new Error(String(error)));
+    }
+    this.cacheWriter = new ThrottledCacheWriter(
+      () => encodeCache(this.owner, { flags: this.state.flags(), cursor: this.state.cursor }),
+      (text) => storage.set(text),
+      this.options.onError,
+    );
   }
 
   private connect(): void {
-    if (this.closed) {
+    if (this.closed || this.state.stopped) {
       return;
     }
     this.dropConnection();
     this.parser.reset();
-    this.staging = null;
     this.seen = 0;
     const xhr = new XMLHttpRequest();
     this.xhr = xhr;
@@ -152,17 +252,26 @@ export class SidekickMobileClient {
     xhr.setRequestHeader('Authorization', `Bearer ${this.sdkKey}`);
     xhr.setRequestHeader('Accept', 'text/event-stream');
     xhr.setRequestHeader('Cache-Control', 'no-cache');
+    if (this.state.cursor !== null) {
+      xhr.setRequestHeader('Last-Event-ID', this.state.cursor);
+    }
     // React Native delivers a streaming body through progress events with a growing responseText.
     xhr.onprogress = () => this.onProgress(xhr);
     xhr.onreadystatechange = () => {
       if (xhr !== this.xhr) {
         return;
       }
-      if (xhr.readyState === XMLHttpRequest.HEADERS_RECEIVED && xhr.status !== 200) {
-        this.onRefused(xhr.status);
+      if (xhr.readyState === XMLHttpRequest.HEADERS_RECEIVED) {
+        if (xhr.status === 200) {
+          this.openedAt = Date.now();
+        } else {
+          this.onRefused(xhr.status, xhr.getResponseHeader('Retry-After'));
+        }
       } else if (xhr.readyState === XMLHttpRequest.DONE) {
         this.onProgress(xhr);
-        this.scheduleReconnect(new Error(`Sidekick stream ended (HTTP ${xhr.status})`));
+        if (xhr === this.xhr) {
+          this.scheduleReconnect(new Error(`Sidekick stream ended (HTTP ${xhr.status})`));
+        }
       }
     };
     xhr.onerror = () => {
@@ -180,76 +289,81 @@ export class SidekickMobileClient {
     }
     const text = xhr.responseText;
     if (text.length > this.seen) {
-      this.parser.push(text.slice(this.seen));
+      const chunk = text.slice(this.seen);
       this.seen = text.length;
+      this.parser.push(chunk);
+      if (xhr !== this.xhr) {
+        return; // an event in the chunk (a goodbye) ended this connection
+      }
       this.armIdleTimer();
     }
     if (this.seen > MAX_RESPONSE_CHARS && xhr === this.xhr) {
-      this.attempt = 0;
       this.connect();
     }
   }
 
-  private onRefused(status: number): void {
+  private onRefused(status: number, retryAfter: string | null): void {
     const error = new SidekickHttpError(status);
     // 401/403/404 come from configuration and stay until someone fixes it: stop and say so.
     if (status === 401 || status === 403 || status === 404) {
       this.dropConnection();
       clearTimeout(this.idleTimer);
+      this.stoppedReason = error.message;
       this.options.onError(error);
       this.settleInit?.(error);
       return;
     }
+    const delay = parseRetryAfter(retryAfter);
+    if ((status === 429 || status === 503) && delay !== null) {
+      this.backoff.serverDelay(delay);
+    }
     this.scheduleReconnect(error);
   }
 
-  private onEvent(event: ServerSentEvent): void {
-    switch (event.event) {
-      case 'connected':
-        this.staging = createNativeStore();
-        break;
-      case 'update':
-        this.applyUpdate(event.data);
-        break;
-      case 'ready':
-        if (this.staging !== null) {
-          this.store = this.staging;
-          this.staging = null;
-        }
-        this.readyOnce = true;
-        this.attempt = 0;
-        this.emit({ kind: 'reset', count: this.store.size() });
-        this.settleInit?.();
-        break;
-      default:
-        break; // future event types are ignored
+  private onOutcome(outcome: StreamOutcome): void {
+    if (outcome.error !== null) {
+      this.options.onError(outcome.error);
     }
-  }
-
-  private applyUpdate(data: string): void {
-    const target = this.staging ?? this.store;
-    let message: { type?: unknown; flag?: unknown; key?: unknown; version?: unknown };
-    try {
-      message = JSON.parse(data) as typeof message;
-    } catch {
-      this.options.onError(new Error('Sidekick stream: an update that is not JSON was skipped'));
+    if (outcome.synced) {
+      this.readyOnce = true;
+      this.source = 'server';
+      this.emit({ kind: 'reset', count: this.state.store.size() });
+      this.settleInit?.();
+    }
+    if (outcome.changedKeys.length > 0) {
+      this.notify(outcome.changedKeys);
+    }
+    if (outcome.synced || outcome.changedKeys.length > 0) {
+      this.cacheWriter?.changed();
+    }
+    if (outcome.goodbyeReason === null) {
       return;
     }
+    if (outcome.stop) {
+      this.stoppedReason = 'the server revoked this key';
+      this.dropConnection();
+      clearTimeout(this.idleTimer);
+      this.options.onError(new Error('Sidekick: the server revoked this key; not reconnecting'));
+      return;
+    }
+    if (outcome.reconnectAfterMs !== null) {
+      this.backoff.serverDelay(outcome.reconnectAfterMs);
+    }
+    this.scheduleReconnect(new Error(`Sidekick stream: goodbye (${outcome.goodbyeReason})`));
+  }
+
+  private notify(keys: string[]): void {
     try {
-      if (message.type === 'UPSERT' && typeof message.flag === 'object' && message.flag !== null) {
-        const flag = message.flag as WireFlag;
-        if (target.upsert(flag) && target === this.store) {
-          this.emit({ kind: 'upsert', key: flag.key, version: target.version(flag.key) });
-        }
-      } else if (message.type === 'DELETE' && typeof message.key === 'string') {
-        const version = typeof message.version === 'number' ? message.version : 0;
-        if (target.remove(message.key, version) && target === this.store) {
-          this.emit({ kind: 'delete', key: message.key, version });
-        }
-      }
+      this.clientOptions.onFlagsChanged?.([...keys]);
     } catch (error) {
-      // One malformed flag must not stop the others: the core rejected it and changed nothing.
       this.options.onError(error instanceof Error ? error : new Error(String(error)));
+    }
+    for (const key of keys) {
+      const version = this.state.store.version(key);
+      // A key the store no longer holds was deleted; version() answers 0 for it.
+      this.emit(version > 0 || this.state.flags().some((flag) => flag.key === key)
+        ? { kind: 'upsert', key, version }
+        : { kind: 'delete', key, version });
     }
   }
 
@@ -266,18 +380,12 @@ export class SidekickMobileClient {
   private scheduleReconnect(reason: Error): void {
     this.dropConnection();
     clearTimeout(this.idleTimer);
-    if (this.closed) {
+    if (this.closed || this.state.stopped) {
       return;
     }
     this.options.onError(reason);
-    // Full jitter over a capped exponential: a fleet of phones does not reconnect in lockstep.
-    const cap = Math.min(
-      this.options.reconnectMaxDelayMs,
-      this.options.reconnectInitialDelayMs * 2 ** Math.min(this.attempt, 16),
-    );
-    this.attempt += 1;
     clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => this.connect(), Math.random() * cap);
+    this.reconnectTimer = setTimeout(() => this.connect(), this.backoff.nextDelayMs());
   }
 
   private armIdleTimer(): void {
@@ -290,6 +398,11 @@ export class SidekickMobileClient {
   private dropConnection(): void {
     const xhr = this.xhr;
     this.xhr = null;
+    this.state.disconnected();
+    if (this.openedAt !== null) {
+      this.backoff.connectionLasted(Date.now() - this.openedAt);
+      this.openedAt = null;
+    }
     if (xhr !== null) {
       xhr.onprogress = null;
       xhr.onreadystatechange = null;

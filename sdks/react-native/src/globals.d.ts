@@ -12,6 +12,7 @@ interface XMLHttpRequestLike {
   ontimeout: (() => void) | null;
   open(method: string, url: string, async?: boolean): void;
   setRequestHeader(name: string, value: string): void;
+  getResponseHeader(name: string): string | null;
   send(body?: string | null): void;
   abort(): void;
 }

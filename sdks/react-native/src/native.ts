@@ -2,10 +2,22 @@
 
 import { NativeModules } from 'react-native';
 
-import type { Attributes, Evaluation, WireFlag } from './types';
+import type { Attributes, FlagType, Reason, WireFlag } from './types';
 
 /** The sidekick.h ABI this JavaScript was written against (SK_ABI_VERSION). */
 export const EXPECTED_ABI_VERSION = 2;
+
+/** The core's answer as the JSI code gives it; src/store.ts maps the variant index to a value. */
+export interface NativeEvaluation {
+  enabled: boolean;
+  reason: Reason;
+  ruleIndex: number | null;
+  bucket: number | null;
+  version: number | null;
+  /** The served variant's index (boolean flags: 0 off, 1 on); null when not found. */
+  variant: number | null;
+  type: FlagType | null;
+}
 
 /** One native sk_store; every method runs synchronously on the JavaScript thread. */
 export interface NativeStore {
@@ -18,7 +30,7 @@ export interface NativeStore {
   /** The stored version of a flag, 0 when absent or unversioned. */
   version(key: string): number;
   isEnabled(flagKey: string, userKey: string, attributes?: Attributes): boolean;
-  evaluate(flagKey: string, userKey: string, attributes?: Attributes): Evaluation;
+  evaluate(flagKey: string, userKey: string, attributes?: Attributes): NativeEvaluation;
 }
 
 /** The global object installSidekickJSI defines. */

@@ -27,11 +27,11 @@ const STREAM =
   'event: ready\ndata: {"flags": 1}\n\n';
 
 const EXPECTED = [
-  { event: 'connected', data: 'true' },
-  { event: 'update', data: '{"type":"UPSERT","flag":{"key":"caf\u00e9"}}' },
-  { event: 'update', data: '{"type":"DELETE",\n"key":"k","version":3}' },
-  { event: 'message', data: 'no-space' },
-  { event: 'ready', data: '{"flags": 1}' },
+  { event: 'connected', data: 'true', id: null },
+  { event: 'update', data: '{"type":"UPSERT","flag":{"key":"caf\u00e9"}}', id: null },
+  { event: 'update', data: '{"type":"DELETE",\n"key":"k","version":3}', id: null },
+  { event: 'message', data: 'no-space', id: null },
+  { event: 'ready', data: '{"flags": 1}', id: null },
 ];
 
 test('a whole stream in one chunk', () => {
@@ -58,5 +58,5 @@ test('reset forgets a half-received event', () => {
   parser.push('event: update\ndata: half');
   parser.reset();
   parser.push('event: ready\ndata: {}\n\n');
-  assert.deepEqual(events, [{ event: 'ready', data: '{}' }]);
+  assert.deepEqual(events, [{ event: 'ready', data: '{}', id: null }]);
 });

@@ -26,6 +26,40 @@ abstract final class SkStatus {
   static const int errTooManyValues = -8;
   static const int errNoRule = -9;
   static const int errNotFound = -10;
+  static const int errBadType = -11;
+  static const int errBadVariant = -12;
+  static const int errBadSplit = -13;
+  static const int errBadValue = -14;
+  static const int errTooManyConditions = -15;
+  static const int errIncomplete = -16;
+}
+
+/// sk_flag_type (version 2), in wire order: `boolean`, `string`, `number`, `json`.
+abstract final class SkFlagType {
+  static const int boolean = 0;
+  static const int string = 1;
+  static const int number = 2;
+  static const int json = 3;
+}
+
+/// sk_serve_target (version 2).
+abstract final class SkServeTarget {
+  static const int rule = 0;
+  static const int fallthrough = 1;
+}
+
+/// sk_value_kind (version 2): the kind of a typed attribute's value.
+abstract final class SkValueKind {
+  static const int text = 0;
+  static const int number = 1;
+  static const int boolean = 2;
+  static const int other = 3;
+}
+
+/// A boolean flag's implicit variants (SK_VARIANT_OFF, SK_VARIANT_ON).
+abstract final class SkVariant {
+  static const int off = 0;
+  static const int on = 1;
 }
 
 /// sk_store_mode.
@@ -62,6 +96,40 @@ final class SkEvaluation extends Struct {
   external int bucket;
   @Int32()
   external int enabled;
+}
+
+/// sk_typed_attribute (version 2): a name and a value of an [SkValueKind].
+final class SkTypedAttribute extends Struct {
+  external Pointer<Uint8> name;
+  @Size()
+  external int nameLen;
+  external Pointer<Uint8> text;
+  @Size()
+  external int textLen;
+  @Double()
+  external double number;
+  @Int32()
+  external int kind;
+  @Int32()
+  external int reserved;
+}
+
+/// sk_typed_evaluation (version 2): the served variant with the reason, rule, bucket and type.
+final class SkTypedEvaluation extends Struct {
+  @Uint64()
+  external int version;
+  @Int32()
+  external int reason;
+  @Int32()
+  external int ruleIndex;
+  @Int32()
+  external int bucket;
+  @Int32()
+  external int enabled;
+  @Int32()
+  external int variant;
+  @Int32()
+  external int type;
 }
 
 typedef _SkAbiVersionNative = Uint32 Function();
@@ -178,6 +246,71 @@ typedef _SkFlagEvaluateDart = int Function(Pointer<SkFlag> flag, Pointer<Uint8> 
     int userKeyLen, Pointer<SkAttribute> attributes, int attributeCount,
     Pointer<SkEvaluation> out);
 
+typedef _SkNumberParseNative = Int32 Function(
+    Pointer<Uint8> text, Size textLen, Pointer<Double> out);
+typedef _SkNumberParseDart = int Function(Pointer<Uint8> text, int textLen, Pointer<Double> out);
+
+typedef _SkSemverCompareNative = Int32 Function(
+    Pointer<Uint8> a, Size aLen, Pointer<Uint8> b, Size bLen, Pointer<Int32> order);
+typedef _SkSemverCompareDart = int Function(
+    Pointer<Uint8> a, int aLen, Pointer<Uint8> b, int bLen, Pointer<Int32> order);
+
+typedef _SkFlagNewTypedNative = Int32 Function(Pointer<Uint8> key, Size keyLen, Int32 type,
+    Bool enabled, Int32 rollout, Uint32 variantCount, Uint64 version, Pointer<Pointer<SkFlag>> out);
+typedef _SkFlagNewTypedDart = int Function(Pointer<Uint8> key, int keyLen, int type, bool enabled,
+    int rollout, int variantCount, int version, Pointer<Pointer<SkFlag>> out);
+
+typedef _SkFlagSetBucketByNative = Int32 Function(
+    Pointer<SkFlag> flag, Pointer<Uint8> attribute, Size attributeLen);
+typedef _SkFlagSetBucketByDart = int Function(
+    Pointer<SkFlag> flag, Pointer<Uint8> attribute, int attributeLen);
+
+typedef _SkFlagSetOffVariantNative = Int32 Function(Pointer<SkFlag> flag, Int32 variant);
+typedef _SkFlagSetOffVariantDart = int Function(Pointer<SkFlag> flag, int variant);
+
+typedef _SkFlagBeginRuleNative = Int32 Function(Pointer<SkFlag> flag);
+typedef _SkFlagBeginRuleDart = int Function(Pointer<SkFlag> flag);
+
+typedef _SkFlagAddConditionNative = Int32 Function(
+    Pointer<SkFlag> flag, Pointer<Uint8> attribute, Size attributeLen, Int32 op, Bool negate);
+typedef _SkFlagAddConditionDart = int Function(
+    Pointer<SkFlag> flag, Pointer<Uint8> attribute, int attributeLen, int op, bool negate);
+
+typedef _SkFlagServeVariantNative = Int32 Function(
+    Pointer<SkFlag> flag, Int32 target, Int32 variant);
+typedef _SkFlagServeVariantDart = int Function(Pointer<SkFlag> flag, int target, int variant);
+
+typedef _SkFlagServeSplitNative = Int32 Function(Pointer<SkFlag> flag, Int32 target,
+    Pointer<Int32> variants, Pointer<Uint32> weights, Size count);
+typedef _SkFlagServeSplitDart = int Function(Pointer<SkFlag> flag, int target,
+    Pointer<Int32> variants, Pointer<Uint32> weights, int count);
+
+typedef _SkStoreEvaluateTypedNative = Int32 Function(
+    Pointer<SkStore> store,
+    Pointer<Uint8> flagKey,
+    Size flagKeyLen,
+    Pointer<Uint8> userKey,
+    Size userKeyLen,
+    Pointer<SkTypedAttribute> attributes,
+    Size attributeCount,
+    Pointer<SkTypedEvaluation> out);
+typedef _SkStoreEvaluateTypedDart = int Function(
+    Pointer<SkStore> store,
+    Pointer<Uint8> flagKey,
+    int flagKeyLen,
+    Pointer<Uint8> userKey,
+    int userKeyLen,
+    Pointer<SkTypedAttribute> attributes,
+    int attributeCount,
+    Pointer<SkTypedEvaluation> out);
+
+typedef _SkFlagEvaluateTypedNative = Int32 Function(Pointer<SkFlag> flag, Pointer<Uint8> userKey,
+    Size userKeyLen, Pointer<SkTypedAttribute> attributes, Size attributeCount,
+    Pointer<SkTypedEvaluation> out);
+typedef _SkFlagEvaluateTypedDart = int Function(Pointer<SkFlag> flag, Pointer<Uint8> userKey,
+    int userKeyLen, Pointer<SkTypedAttribute> attributes, int attributeCount,
+    Pointer<SkTypedEvaluation> out);
+
 /// Opens libsidekick the way each platform ships it: a shared library beside the app on Android
 /// and desktop, linked statically into the executable on iOS.
 DynamicLibrary openSidekickLibrary() {
@@ -212,6 +345,27 @@ final class SidekickBindings {
             dylib.lookupFunction<_SkFlagAddRuleNative, _SkFlagAddRuleDart>('sk_flag_add_rule'),
         flagAddValue = dylib.lookupFunction<_SkFlagAddValueNative, _SkFlagAddValueDart>(
             'sk_flag_add_value'),
+        numberParse = dylib.lookupFunction<_SkNumberParseNative, _SkNumberParseDart>(
+            'sk_number_parse'),
+        semverCompare = dylib.lookupFunction<_SkSemverCompareNative, _SkSemverCompareDart>(
+            'sk_semver_compare'),
+        flagNewTyped = dylib.lookupFunction<_SkFlagNewTypedNative, _SkFlagNewTypedDart>(
+            'sk_flag_new_typed'),
+        flagSetBucketBy = dylib.lookupFunction<_SkFlagSetBucketByNative, _SkFlagSetBucketByDart>(
+            'sk_flag_set_bucket_by'),
+        flagSetOffVariant =
+            dylib.lookupFunction<_SkFlagSetOffVariantNative, _SkFlagSetOffVariantDart>(
+                'sk_flag_set_off_variant'),
+        flagBeginRule = dylib.lookupFunction<_SkFlagBeginRuleNative, _SkFlagBeginRuleDart>(
+            'sk_flag_begin_rule'),
+        flagAddCondition =
+            dylib.lookupFunction<_SkFlagAddConditionNative, _SkFlagAddConditionDart>(
+                'sk_flag_add_condition'),
+        flagServeVariant =
+            dylib.lookupFunction<_SkFlagServeVariantNative, _SkFlagServeVariantDart>(
+                'sk_flag_serve_variant'),
+        flagServeSplit = dylib.lookupFunction<_SkFlagServeSplitNative, _SkFlagServeSplitDart>(
+            'sk_flag_serve_split'),
         flagFree = dylib.lookupFunction<_SkFlagFreeNative, _SkFlagFreeDart>('sk_flag_free'),
         storeNew = dylib.lookupFunction<_SkStoreNewNative, _SkStoreNewDart>('sk_store_new'),
         storeFree = dylib.lookupFunction<_SkStoreFreeNative, _SkStoreFreeDart>('sk_store_free'),
@@ -235,6 +389,14 @@ final class SidekickBindings {
         storeEvaluate = dylib.lookupFunction<_SkStoreEvaluateNative, _SkStoreEvaluateDart>(
             'sk_store_evaluate',
             isLeaf: true),
+        storeEvaluateTyped =
+            dylib.lookupFunction<_SkStoreEvaluateTypedNative, _SkStoreEvaluateTypedDart>(
+                'sk_store_evaluate_typed',
+                isLeaf: true),
+        flagEvaluateTyped =
+            dylib.lookupFunction<_SkFlagEvaluateTypedNative, _SkFlagEvaluateTypedDart>(
+                'sk_flag_evaluate_typed',
+                isLeaf: true),
         storeFind =
             dylib.lookupFunction<_SkStoreFindNative, _SkStoreFindDart>('sk_store_find', isLeaf: true),
         flagIsEnabled = dylib.lookupFunction<_SkFlagIsEnabledNative, _SkFlagIsEnabledDart>(
@@ -253,6 +415,15 @@ final class SidekickBindings {
   final _SkFlagNewDart flagNew;
   final _SkFlagAddRuleDart flagAddRule;
   final _SkFlagAddValueDart flagAddValue;
+  final _SkNumberParseDart numberParse;
+  final _SkSemverCompareDart semverCompare;
+  final _SkFlagNewTypedDart flagNewTyped;
+  final _SkFlagSetBucketByDart flagSetBucketBy;
+  final _SkFlagSetOffVariantDart flagSetOffVariant;
+  final _SkFlagBeginRuleDart flagBeginRule;
+  final _SkFlagAddConditionDart flagAddCondition;
+  final _SkFlagServeVariantDart flagServeVariant;
+  final _SkFlagServeSplitDart flagServeSplit;
   final _SkFlagFreeDart flagFree;
   final _SkStoreNewDart storeNew;
   final _SkStoreFreeDart storeFree;
@@ -266,6 +437,7 @@ final class SidekickBindings {
   final _SkStoreVersionDart storeVersion;
   final _SkStoreIsEnabledDart storeIsEnabled;
   final _SkStoreEvaluateDart storeEvaluate;
+  final _SkStoreEvaluateTypedDart storeEvaluateTyped;
 
   /// Evaluation by handle, bound so that all of sidekick.h is reachable from Dart. FlagStore does
   /// not use it: caching handles in Dart would put a map lookup of its own on every call, which
@@ -273,6 +445,7 @@ final class SidekickBindings {
   final _SkStoreFindDart storeFind;
   final _SkFlagIsEnabledDart flagIsEnabled;
   final _SkFlagEvaluateDart flagEvaluate;
+  final _SkFlagEvaluateTypedDart flagEvaluateTyped;
 
   static SidekickBindings? _instance;
 
