@@ -1,6 +1,7 @@
 """The dashboard as a person sees it: headless Chromium at 1280 px renders the project page, the
 flag page and the history, saves screenshots under build/dashboard/, and the key elements must
-be visible (a real box inside the viewport's width, readable contrast), not merely present."""
+be visible (a real box inside the viewport's width, readable contrast), not merely present.
+The API key list is rendered too: its columns must fit at 1280 px."""
 
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ def measured(live_server: Any) -> dict[str, Any]:
     services.flag_patch(
         key="checkout", data={"rollout_percentage": 60}, actor="user:bob", environment=production
     )
+    services.api_key_create(name="checkout service (production)", role="server")
     user = get_user_model().objects.create_superuser("root", "", "pw-for-tests")
     client = Client()
     client.force_login(user)
@@ -105,6 +107,11 @@ def measured(live_server: Any) -> dict[str, Any]:
                     "#full-history",
                     "#recent-changes",
                 ],
+            },
+            {
+                "name": "api-keys",
+                "path": "/admin/flags/apikey/",
+                "selectors": ["#result_list", "#changelist-filter"],
             },
             {
                 "name": "history",
