@@ -225,8 +225,9 @@ class FlagAdmin(admin.ModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        context = {**(extra_context or {}), "projects": Project.objects.order_by("key")}
         try:
-            return super().changelist_view(request, extra_context)
+            return super().changelist_view(request, context)
         except VersionMismatch as error:
             # The list is saved in one transaction: nothing of this save was kept.
             self.message_user(

@@ -118,6 +118,11 @@ def test_a_click_without_a_version_is_refused(browser) -> None:
     assert state("checkout", "production").version == before.version
 
 
+def test_the_flag_list_links_to_the_project_page(browser) -> None:
+    page = browser.get("/admin/flags/flag/").content.decode()
+    assert f'href="{PROJECT_URL}"' in page
+
+
 def test_the_toggle_accepts_only_post(browser) -> None:
     assert browser.get(TOGGLE_URL).status_code == 405
 
