@@ -3,31 +3,61 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from datetime import datetime
+from typing import Any, ClassVar
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
-from django.utils.html import format_html
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
+from django.views.decorators.http import require_POST
 
 from flags import selectors, services
 from flags.exceptions import FlagNotFound, FlagValidationError, VersionMismatch
 from flags.forms import (
     TOP_LEVEL_FIELDS,
+    CopyConfirmForm,
+    EnvironmentToggleForm,
     FlagAdminForm,
     FlagListEditForm,
     RuleAdminForm,
     TryUserForm,
 )
-from flags.models import MAX_RULES, ApiKey, ChangeRecord, Flag, Rule
+from flags.models import MAX_RULES, ApiKey, ChangeRecord, Environment, Flag, Project, Rule
 from flags.scopes import default_environment
 from flags.store import process_flag_store
 
 admin.site.site_header = "Sidekick"
 admin.site.site_title = "Sidekick"
 admin.site.index_title = "Feature flags"
+# The sidebar takes 300 px of every page; at 1280 px the history and key lists need them.
+admin.site.enable_nav_sidebar = False
+
+_django_app_list = admin.site.get_app_list
+
+
+def _flags_first(request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
+    # Flags and API keys are what people come for; Django's Users and Groups come after.
+    apps = _django_app_list(request, app_label)
+    return sorted(apps, key=lambda app: app["app_label"] != "flags")
+
+
+admin.site.get_app_list = _flags_first  # type: ignore[method-assign]
+
+
+def iso_time(value: datetime | None) -> str:
+    """Dates as ISO 8601 with their offset, in the server's time zone: no guessing."""
+    return "-" if value is None else localtime(value).isoformat(timespec="seconds")
+
+
+def rollout_text(rollout_percentage: int | None) -> str:
+    """One way to show a rollout everywhere: empty and 100 have the same effect, so one text."""
+    return "100%" if rollout_percentage is None else f"{rollout_percentage}%"
 
 
 def _actor(request: HttpRequest) -> str:
@@ -80,7 +110,7 @@ class FlagAdmin(admin.ModelAdmin):
         "rule_count",
         "client_side",
         "version",
-        "updated_at",
+        "updated",
     )
     list_editable = ("is_enabled",)
     list_filter = ("environment", "is_enabled", "definition__client_side")
@@ -92,14 +122,112 @@ class FlagAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Flag]:
         return selectors.flag_list_with_rule_counts()
 
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "project/<str:project_key>/",
+                self.admin_site.admin_view(self.project_view),
+                name="flags_flag_project",
+            ),
+            path(
+                "<int:flag_id>/copy/",
+                self.admin_site.admin_view(require_POST(self.copy_view)),
+                name="flags_flag_copy",
+            ),
+            path(
+                "project/<str:project_key>/toggle/",
+                self.admin_site.admin_view(require_POST(self.toggle_view)),
+                name="flags_flag_toggle",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def project_view(self, request: HttpRequest, project_key: str) -> HttpResponse:
+        """Every flag of a project, one column per environment: state at a glance and a
+        one-click switch that carries the version the page showed."""
+        project = get_object_or_404(Project, key=project_key)
+        environments = list(project.environments.order_by("position", "id"))
+        states = {
+            (flag.key, flag.environment_id): flag
+            for flag in Flag.objects.filter(environment__project=project)
+        }
+        rows = [
+            {
+                "key": key,
+                "cells": [
+                    {"environment": environment, "flag": states.get((key, environment.id))}
+                    for environment in environments
+                ],
+            }
+            for key in sorted({key for key, _ in states})
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Flags of project {project.name}",
+            "project": project,
+            "projects": Project.objects.order_by("key"),
+            "environments": environments,
+            "rows": rows,
+        }
+        return TemplateResponse(request, "admin/flags/flag/project.html", context)
+
+    def toggle_view(self, request: HttpRequest, project_key: str) -> HttpResponse:
+        project = get_object_or_404(Project, key=project_key)
+        back = reverse("admin:flags_flag_project", args=[project.key])
+        form = EnvironmentToggleForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, f"Nothing changed: {form.errors.as_text()}", messages.ERROR)
+            return HttpResponseRedirect(back)
+        data = form.cleaned_data
+        environment = get_object_or_404(Environment, project=project, key=data["environment"])
+        state = "on" if data["enabled"] else "off"
+        if environment.protected and not data["confirmed"]:
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": f"Turn {data['flag']} {state} in {environment.name}?",
+                "project": project,
+                "environment": environment,
+                "change": data,
+                "state": state,
+            }
+            return TemplateResponse(request, "admin/flags/flag/confirm_toggle.html", context)
+        try:
+            services.flag_patch(
+                key=data["flag"],
+                data={"is_enabled": data["enabled"]},
+                actor=_actor(request),
+                if_match=data["expected_version"],
+                environment=environment,
+            )
+        except VersionMismatch as error:
+            self.message_user(
+                request,
+                f"Nothing changed: {data['flag']!r} in {environment.key} was changed by someone "
+                f"else since this page was opened (version {data['expected_version']} shown, "
+                f"{error.current} now). Its current state is below.",
+                messages.ERROR,
+            )
+        except FlagNotFound:
+            self.message_user(
+                request, f"Nothing changed: no flag {data['flag']!r} here.", messages.ERROR
+            )
+        else:
+            self.message_user(
+                request, f"Turned {data['flag']} {state} in {environment.key}.", messages.SUCCESS
+            )
+        return HttpResponseRedirect(back)
+
     def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[ModelForm]:
         return FlagListEditForm
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        context = {**(extra_context or {}), "projects": Project.objects.order_by("key")}
         try:
-            return super().changelist_view(request, extra_context)
+            return super().changelist_view(request, context)
         except VersionMismatch as error:
             # The list is saved in one transaction: nothing of this save was kept.
             self.message_user(
@@ -113,11 +241,15 @@ class FlagAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Flag | None = None) -> tuple[str, ...]:
         # A key is a flag's identity in every SDK: it is never renamed.
-        return ("key", "version", "updated_at") if obj else ("version", "updated_at")
+        return ("key", "version", "updated") if obj else ("version", "updated")
 
     @admin.display(description="Rollout", ordering="rollout_percentage")
     def rollout_display(self, flag: Flag) -> str:
-        return "100% (all)" if flag.rollout_percentage is None else f"{flag.rollout_percentage}%"
+        return rollout_text(flag.rollout_percentage)
+
+    @admin.display(description="Updated", ordering="updated_at")
+    def updated(self, flag: Flag) -> str:
+        return iso_time(flag.updated_at)
 
     @admin.display(description="Rules", ordering="rule_count")
     def rule_count(self, flag: Flag) -> int:
@@ -231,10 +363,19 @@ class FlagAdmin(admin.ModelAdmin):
         flag = Flag.objects.filter(pk=object_id).first() if object_id.isdigit() else None
         if flag is not None:
             context.update(self._try_user_context(request, flag))
-            context["recent_changes"] = selectors.flag_history(
-                key=flag.key, environment_id=flag.environment_id
-            )[:10]
+            context.update(self._copy_preview_context(request, flag))
+            context["recent_changes"] = [
+                {"record": record, "at_iso": iso_time(record.at), "diff": diff_table(record)}
+                for record in selectors.flag_history(
+                    key=flag.key, environment_id=flag.environment_id
+                )[:10]
+            ]
             context["history_url"] = self._history_url(flag.key)
+            context["siblings"] = (
+                selectors.flag_list_with_rule_counts()
+                .filter(key=flag.key, environment__project_id=flag.environment.project_id)
+                .order_by("environment__position", "environment_id")
+            )
         return super().change_view(request, object_id, form_url, context)
 
     def _try_user_context(self, request: HttpRequest, flag: Flag) -> dict[str, Any]:
@@ -248,6 +389,74 @@ class FlagAdmin(admin.ModelAdmin):
             )
         return context
 
+    def _copy_preview_context(self, request: HttpRequest, flag: Flag) -> dict[str, Any]:
+        """ "Copy from <env>": the other environments to choose from and, once one is chosen,
+        what a copy would change (a dry run through the service: nothing is written)."""
+        others = list(
+            Environment.objects.filter(project_id=flag.environment.project_id)
+            .exclude(pk=flag.environment_id)
+            .order_by("position", "id")
+        )
+        context: dict[str, Any] = {"copy_sources": others}
+        chosen = next((env for env in others if env.key == request.GET.get("copy_from")), None)
+        if chosen is not None:
+            preview = services.flag_copy(
+                project=flag.environment.project,
+                key=flag.key,
+                source=chosen,
+                target=flag.environment,
+                dry_run=True,
+                actor=_actor(request),
+            )
+            context["copy_source"] = chosen
+            context["copy_changes"] = [
+                (
+                    change.path,
+                    _shown(change.path, change.before, True),
+                    _shown(change.path, change.after, True),
+                )
+                for change in preview.changes
+            ]
+        return context
+
+    def copy_view(self, request: HttpRequest, flag_id: int) -> HttpResponse:
+        flag = get_object_or_404(Flag.objects.select_related("environment__project"), pk=flag_id)
+        back = reverse("admin:flags_flag_change", args=[flag.pk])
+        form = CopyConfirmForm(request.POST)
+        source = None
+        if form.is_valid():
+            source = Environment.objects.filter(
+                project_id=flag.environment.project_id, key=form.cleaned_data["source"]
+            ).first()
+        if source is None or source.pk == flag.environment_id:
+            self.message_user(
+                request, "Nothing copied: choose another environment.", messages.ERROR
+            )
+            return HttpResponseRedirect(back)
+        try:
+            result = services.flag_copy(
+                project=flag.environment.project,
+                key=flag.key,
+                source=source,
+                target=flag.environment,
+                if_match=form.cleaned_data["expected_version"],
+                actor=_actor(request),
+            )
+        except VersionMismatch:
+            self.message_user(
+                request,
+                f"Nothing copied: {flag.key!r} in {flag.environment.key} was changed by someone "
+                "else since the difference was shown. Review it again.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(f"{back}?copy_from={source.key}")
+        self.message_user(
+            request,
+            f"Copied {len(result.changes)} field(s) from {source.key} to {flag.environment.key}.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(back)
+
     def _history_url(self, key: str) -> str:
         return f"{reverse('admin:flags_changerecord_changelist')}?flag_key={key}"
 
@@ -260,28 +469,65 @@ class FlagAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(self._history_url(flag.key))
 
 
-def _pretty_json(value: Any) -> str:
-    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+def _field_diff(before: Any, after: Any) -> list[tuple[str, str, str]]:
+    """(field, before, after) for every top-level field that differs, in a stable order."""
+    before = before or {}
+    after = after or {}
+    rows = []
+    for name in sorted(set(before) | set(after)):
+        if name in ("version", "updated_at"):
+            continue  # they change on every write and are shown as the record's own columns
+        old, new = before.get(name), after.get(name)
+        if old != new:
+            rows.append((name, _shown(name, old, name in before), _shown(name, new, name in after)))
+    return rows
+
+
+def _shown(name: str, value: Any, present: bool) -> str:
+    if not present:
+        return "(absent)"
+    if name == "rollout_percentage":
+        return rollout_text(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def diff_table(record: ChangeRecord) -> str:
+    """The record's changed fields, one line each: field: before → after (narrow enough for
+    the history list at 1280 px)."""
+    rows = _field_diff(record.before, record.after)
+    if not rows:
+        return format_html("<p>{}</p>", "No field changed.")
+    lines = format_html_join(
+        "", "<li><strong>{}</strong>: <del>{}</del> → <ins>{}</ins></li>", rows
+    )
+    return format_html('<ul class="field-diff">{}</ul>', lines)
 
 
 @admin.register(ChangeRecord)
 class ChangeRecordAdmin(admin.ModelAdmin):
-    """The audit log, read-only: nobody edits history."""
+    """The audit log, read-only: nobody edits history. Each record reads as a per-field diff."""
 
-    list_display = ("at", "flag_key", "version", "action", "actor")
-    list_filter = ("action",)
+    list_display = ("when", "flag_key", "environment", "version", "action", "actor", "changes")
+
+    class Media:
+        css: ClassVar[dict[str, tuple[str, ...]]] = {"all": ("flags/dashboard.css",)}
+
+    list_filter = ("action", "environment")
     search_fields = ("flag_key", "actor")
     ordering = ("-id",)
-    fields = ("flag_key", "version", "action", "actor", "at", "before_json", "after_json")
+    fields = ("flag_key", "environment", "version", "action", "actor", "when", "changes")
     readonly_fields = fields
 
-    @admin.display(description="Before")
-    def before_json(self, record: ChangeRecord) -> str:
-        return _pretty_json(record.before)
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ChangeRecord]:
+        return super().get_queryset(request).select_related("environment__project")
 
-    @admin.display(description="After")
-    def after_json(self, record: ChangeRecord) -> str:
-        return _pretty_json(record.after)
+    @admin.display(description="At (ISO 8601)", ordering="at")
+    def when(self, record: ChangeRecord) -> str:
+        return iso_time(record.at)
+
+    @admin.display(description="Changes (before → after)")
+    def changes(self, record: ChangeRecord) -> str:
+        return diff_table(record)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -293,14 +539,39 @@ class ChangeRecordAdmin(admin.ModelAdmin):
         return False
 
 
+class KeyStatusFilter(admin.SimpleListFilter):
+    title = "Status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("active", "Active"), ("revoked", "Revoked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     """Keys are created here (secret shown once, in a message) and revoked, never edited."""
 
-    list_display = ("name", "role", "environment", "prefix", "created_at", "last_used_at", "status")
-    list_filter = ("role", ("revoked_at", admin.EmptyFieldListFilter))
+    list_display = ("name", "role", "environment", "prefix", "created", "last_used", "status")
+    list_filter = ("role", KeyStatusFilter)
     search_fields = ("name", "prefix")
     actions = ("revoke_keys",)
+
+    change_form_template = "admin/flags/apikey/change_form.html"
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, key: ApiKey) -> str:
+        return iso_time(key.created_at)
+
+    @admin.display(description="Last used", ordering="last_used_at")
+    def last_used(self, key: ApiKey) -> str:
+        return iso_time(key.last_used_at)
 
     @admin.display(description="Status")
     def status(self, key: ApiKey) -> str:
@@ -356,3 +627,36 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key in queryset:
             services.api_key_revoke(api_key=key)
         self.message_user(request, f"{queryset.count()} key(s) revoked.", messages.SUCCESS)
+
+    def get_urls(self) -> list[URLPattern]:
+        revoke = path(
+            "<int:key_id>/revoke/",
+            self.admin_site.admin_view(require_POST(self.revoke_view)),
+            name="flags_apikey_revoke",
+        )
+        return [revoke, *super().get_urls()]
+
+    def revoke_view(self, request: HttpRequest, key_id: int) -> HttpResponse:
+        key = get_object_or_404(ApiKey, pk=key_id)
+        if key.revoked_at is None:
+            services.api_key_revoke(api_key=key)
+            self.message_user(request, f"Key {key.name!r} revoked.", messages.SUCCESS)
+        else:
+            self.message_user(request, f"Key {key.name!r} was already revoked.", messages.INFO)
+        return HttpResponseRedirect(reverse("admin:flags_apikey_change", args=[key.pk]))
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # An existing key is read-only: the page offers Revoke, never Save.
+        context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, context)

@@ -66,6 +66,10 @@ class FlagAdminForm(forms.ModelForm):
             self.initial["client_side"] = self.instance.definition.client_side
             self.initial["environment"] = self.instance.environment_id
             self.fields["environment"].disabled = True
+        self.fields["rollout_percentage"].help_text = (
+            "0-100: the share of users who get the flag when it is on and no rule matched. "
+            "Empty means 100% (everyone)."
+        )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -193,3 +197,25 @@ def parse_attributes(text: str) -> dict[str, Any]:
             raise forms.ValidationError(f"Line {number}: expected name=value.")
         attributes[name.strip()] = value
     return attributes
+
+
+class EnvironmentToggleForm(forms.Form):
+    """One click on the project page: a flag turned on or off in one environment, refused when
+    the flag changed since the page showed `expected_version`."""
+
+    flag = forms.CharField(max_length=100)
+    environment = forms.CharField(max_length=100)
+    enabled = forms.TypedChoiceField(
+        choices=(("true", "on"), ("false", "off")), coerce=lambda value: value == "true"
+    )
+    expected_version = forms.IntegerField(min_value=1)
+    # Set by the confirmation page that a protected environment asks for first.
+    confirmed = forms.BooleanField(required=False)
+
+
+class CopyConfirmForm(forms.Form):
+    """The confirmation of a copy whose difference was shown for the target at
+    `expected_version`: refused if the target changed since."""
+
+    source = forms.CharField(max_length=100)
+    expected_version = forms.IntegerField(min_value=1)

@@ -76,6 +76,8 @@ class Environment(models.Model):
     position = models.PositiveIntegerField(default=0)
     revision = models.PositiveBigIntegerField(default=0)
     epoch = models.CharField(max_length=32, default=new_epoch)
+    # The dashboard asks for a confirmation before a one-click change here (production, say).
+    protected = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
