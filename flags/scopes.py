@@ -17,6 +17,8 @@ from flags.models import Environment, Flag, FlagDefinition, Project
 
 # A fresh project's environments, in order.
 STARTER_ENVIRONMENTS = (("development", "Development"), ("production", "Production"))
+# The starter environment whose one-click changes in the dashboard ask for a confirmation.
+PROTECTED_STARTER_ENVIRONMENT = "production"
 
 
 def split_path(path: str) -> tuple[str, str]:
@@ -70,16 +72,26 @@ def default_environment() -> Environment:
             wanted.setdefault(environment_key, environment_key.capitalize())
             for position, (key, name) in enumerate(wanted.items()):
                 if not Environment.objects.filter(project=project, key=key).exists():
-                    add_environment(project, key=key, name=name, position=position)
+                    add_environment(
+                        project,
+                        key=key,
+                        name=name,
+                        position=position,
+                        protected=created and key == PROTECTED_STARTER_ENVIRONMENT,
+                    )
     except IntegrityError:
         pass  # another process created it at the same moment
     return environment_by_keys(project_key, environment_key)
 
 
-def add_environment(project: Project, *, key: str, name: str, position: int) -> Environment:
+def add_environment(
+    project: Project, *, key: str, name: str, position: int, protected: bool = False
+) -> Environment:
     """A new environment with every flag of the project off in it (inside the caller's
     transaction; nothing streams from an environment that did not exist)."""
-    environment = Environment.objects.create(project=project, key=key, name=name, position=position)
+    environment = Environment.objects.create(
+        project=project, key=key, name=name, position=position, protected=protected
+    )
     now = timezone.now()
     Flag.objects.bulk_create(
         Flag(environment=environment, definition=definition, key=definition.key, updated_at=now)

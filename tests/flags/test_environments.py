@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from flags import services
 from flags.api_keys import authenticate_bearer
 from flags.models import ApiKey, ChangeRecord, Environment
-from flags.scopes import environment_by_path
+from flags.scopes import default_environment, environment_by_path
 from tests.flags.conftest import client_for, stored_state
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -244,3 +244,12 @@ def test_create_api_key_binds_server_and_client_keys(shop) -> None:
         services.api_key_create(
             name="x", role="admin", environment=environment_by_path("shop/staging")
         )
+
+
+def test_a_default_project_made_on_first_use_protects_its_production_environment(
+    settings,
+) -> None:
+    settings.SIDEKICK_DEFAULT_ENVIRONMENT = "fresh/production"
+    production = default_environment()
+    environments = {e.key: e.protected for e in production.project.environments.all()}
+    assert environments == {"development": False, "production": True}
