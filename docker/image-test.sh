@@ -68,7 +68,10 @@ in_image python manage.py migrate --no-input
 step "serve: the image's command on port $port"
 # The command as the image states it, on a free port of this host.
 read -r -a argv <<<"${command//port=8000/port=$port}"
-in_image "${argv[@]}" >"$work/server.log" 2>&1 &
+# Started as a simple command, not through the in_image function: a backgrounded function runs in
+# a subshell, and $! would name that subshell instead of the server (which then outlives cleanup).
+chroot --userspec="$user" "$root" /usr/bin/env -i "${run_env[@]}" \
+  /bin/sh -c 'cd "$0" && exec "$@"' "$workdir" "${argv[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 base=http://127.0.0.1:$port
 for _ in $(seq 1 300); do
