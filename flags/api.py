@@ -38,12 +38,16 @@ from flags.parsers import ExactContentNegotiation, StrictJSONParser
 from flags.scopes import environment_by_keys, project_by_key
 from flags.serializers import (
     ChangeRecordSerializer,
+    EnvironmentCopyResultSerializer,
+    EnvironmentSerializer,
     ErrorSerializer,
     EvaluateRequestSerializer,
     EvaluateResponseSerializer,
+    FlagCopyResultSerializer,
     FlagCreateSerializer,
     FlagPatchSerializer,
     FlagSerializer,
+    ProjectSerializer,
 )
 from flags.store import environment_stores, process_flag_store
 from flags.validation import key_problem
@@ -56,12 +60,17 @@ ERRORS = {
         401: "No, wrong or revoked key.",
         403: "The key's role may not do this.",
         404: "No such flag.",
+        409: "Conflicts with what exists (a key taken; API keys bound to it: see ?force=true).",
         412: "If-Match named a stale version.",
         413: "Body over 1 MiB.",
         415: "Body is not application/json.",
         503: "The database is unavailable.",
     }.items()
 }
+# What a project, environment or copy route may answer besides its success.
+_READ_ERRORS = {code: ERRORS[code] for code in (400, 401, 403, 404, 503)}
+_WRITE_ERRORS = {code: ERRORS[code] for code in (400, 401, 403, 404, 409, 412, 413, 415, 503)}
+
 IF_MATCH = OpenApiParameter(
     "If-Match",
     OpenApiTypes.STR,
@@ -447,14 +456,17 @@ def _project_environment(project: Project, key: str, *, field: str) -> Environme
 class ProjectListApi(_ApiView):
     permission_classes = (CanWriteFlags,)
 
-    @extend_schema(operation_id="projects_list", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="projects_list",
+        responses={200: ProjectSerializer(many=True), **_READ_ERRORS},
+    )
     def get(self, request: Request) -> Response:
         return Response([selectors.project_wire(project) for project in selectors.project_list()])
 
     @extend_schema(
         operation_id="projects_create",
         request=OpenApiTypes.OBJECT,
-        responses={201: OpenApiTypes.OBJECT, **{c: ERRORS[c] for c in (400, 401, 403)}},
+        responses={201: ProjectSerializer, **_WRITE_ERRORS},
         description="`{key, name?}`: a project with environments development and production.",
     )
     def post(self, request: Request) -> Response:
@@ -468,12 +480,16 @@ class ProjectListApi(_ApiView):
 class ProjectDetailApi(_ApiView):
     permission_classes = (CanWriteFlags,)
 
-    @extend_schema(operation_id="projects_retrieve", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="projects_retrieve", responses={200: ProjectSerializer, **_READ_ERRORS}
+    )
     def get(self, request: Request, project: str) -> Response:
         return Response(selectors.project_wire(project_by_key(project)))
 
     @extend_schema(
-        operation_id="projects_update", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT
+        operation_id="projects_update",
+        request=OpenApiTypes.OBJECT,
+        responses={200: ProjectSerializer, **_WRITE_ERRORS},
     )
     def patch(self, request: Request, project: str) -> Response:
         found = project_by_key(project)
@@ -484,7 +500,7 @@ class ProjectDetailApi(_ApiView):
 
     @extend_schema(
         operation_id="projects_destroy",
-        responses={204: None},
+        responses={204: None, **_WRITE_ERRORS},
         description="409 while API keys are bound to its environments, unless ?force=true "
         "(which revokes them and closes their streams).",
     )
@@ -496,7 +512,10 @@ class ProjectDetailApi(_ApiView):
 class EnvironmentListApi(_ApiView):
     permission_classes = (CanWriteFlags,)
 
-    @extend_schema(operation_id="environments_list", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="environments_list",
+        responses={200: EnvironmentSerializer(many=True), **_READ_ERRORS},
+    )
     def get(self, request: Request, project: str) -> Response:
         found = project_by_key(project)
         return Response(
@@ -509,7 +528,7 @@ class EnvironmentListApi(_ApiView):
     @extend_schema(
         operation_id="environments_create",
         request=OpenApiTypes.OBJECT,
-        responses={201: OpenApiTypes.OBJECT},
+        responses={201: EnvironmentSerializer, **_WRITE_ERRORS},
         description="`{key, name?, position?}`: every flag of the project starts off in it.",
     )
     def post(self, request: Request, project: str) -> Response:
@@ -532,7 +551,10 @@ class EnvironmentListApi(_ApiView):
 class EnvironmentDetailApi(_ApiView):
     permission_classes = (ReadOrWriteByMethod,)
 
-    @extend_schema(operation_id="environments_retrieve", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="environments_retrieve",
+        responses={200: EnvironmentSerializer, **_READ_ERRORS},
+    )
     def get(self, request: Request, project: str, environment: str) -> Response:
         found = environment_for(request, project, environment)
         return Response(selectors.environment_wire(found, project_key=project))
@@ -540,7 +562,7 @@ class EnvironmentDetailApi(_ApiView):
     @extend_schema(
         operation_id="environments_update",
         request=OpenApiTypes.OBJECT,
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: EnvironmentSerializer, **_WRITE_ERRORS},
     )
     def patch(self, request: Request, project: str, environment: str) -> Response:
         found = environment_by_keys(project, environment)
@@ -552,7 +574,7 @@ class EnvironmentDetailApi(_ApiView):
 
     @extend_schema(
         operation_id="environments_destroy",
-        responses={204: None},
+        responses={204: None, **_WRITE_ERRORS},
         description="409 while API keys are bound to it, unless ?force=true (which revokes "
         "them and closes their streams).",
     )
@@ -580,7 +602,7 @@ class FlagCopyApi(_ApiView):
         operation_id="flags_copy",
         request=OpenApiTypes.OBJECT,
         parameters=[IF_MATCH],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: FlagCopyResultSerializer, **_WRITE_ERRORS},
         description='`{"from": E1, "to": E2, "fields"?: [...], "dry_run"?: bool}`: copies '
         "state fields in one transaction; If-Match names the target's version.",
     )
@@ -611,7 +633,7 @@ class EnvironmentCopyApi(_ApiView):
     @extend_schema(
         operation_id="environments_copy",
         request=OpenApiTypes.OBJECT,
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: EnvironmentCopyResultSerializer, **_WRITE_ERRORS},
         description='`{"from": E1, "flags": [...] | "all", "dry_run"?: bool}` into this '
         "environment: every flag or, on any error, none.",
     )

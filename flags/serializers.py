@@ -111,6 +111,43 @@ class ChangeRecordSerializer(serializers.Serializer):
     after = FlagSerializer(allow_null=True)
 
 
+class EnvironmentSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    project = serializers.CharField()
+    position = serializers.IntegerField()
+    revision = serializers.IntegerField()
+
+
+class ProjectSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    environments = EnvironmentSerializer(many=True)
+
+
+class CopyChangeSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+
+
+class FlagCopySerializer(serializers.Serializer):
+    """One flag's copy: every changed field path with its value before and after."""
+
+    key = serializers.CharField()
+    changes = CopyChangeSerializer(many=True)
+    version = serializers.IntegerField()
+
+
+class FlagCopyResultSerializer(FlagCopySerializer):
+    dry_run = serializers.BooleanField()
+
+
+class EnvironmentCopyResultSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    flags = FlagCopySerializer(many=True)
+
+
 class ErrorSerializer(serializers.Serializer):
     """The one error shape of every 4xx/5xx."""
 
