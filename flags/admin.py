@@ -660,3 +660,61 @@ class ApiKeyAdmin(admin.ModelAdmin):
             "show_save_and_add_another": False,
         }
         return super().change_view(request, object_id, form_url, context)
+
+
+class EnvironmentInline(admin.TabularInline):
+    """A project's environments; an operator marks one protected here. Adding and deleting
+    stay with the API (they create or drop the flag state of every flag, and revoke keys)."""
+
+    model = Environment
+    fields = ("key", "name", "position", "protected", "revision")
+    readonly_fields = ("key", "position", "revision")
+    extra = 0
+    can_delete = False
+    ordering = ("position", "id")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    """Projects and their environments: names and `protected` are edited here, through the
+    service layer; projects and environments are created and deleted through the API."""
+
+    list_display = ("key", "name", "environment_list")
+    fields = ("key", "name")
+    readonly_fields = ("key",)
+    inlines = (EnvironmentInline,)
+
+    @admin.display(description="Environments")
+    def environment_list(self, project: Project) -> str:
+        return ", ".join(
+            f"{environment.key} (protected)" if environment.protected else environment.key
+            for environment in project.environments.order_by("position", "id")
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Project, form: ModelForm, change: bool) -> None:
+        if "name" in form.changed_data:
+            services.project_update(project=obj, name=obj.name)
+
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm, formset: Any, change: bool
+    ) -> None:
+        # commit=False: the formset only collects the changes (and lists them for the admin's
+        # log); the service writes them.
+        formset.save(commit=False)
+        for environment, changed_fields in formset.changed_objects:
+            changed = set(changed_fields) & {"name", "protected"}
+            if changed:
+                services.environment_update(
+                    environment=environment,
+                    name=environment.name if "name" in changed else None,
+                    protected=environment.protected if "protected" in changed else None,
+                )
