@@ -15,8 +15,9 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
+    inline_serializer,
 )
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -494,10 +495,33 @@ class ProjectDetailApi(_ApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+# The environment body as the schema documents it (the views validate it strictly themselves).
+_ENVIRONMENT_FIELDS: dict[str, serializers.Field[Any, Any, Any, Any]] = {
+    "key": serializers.CharField(),
+    "name": serializers.CharField(),
+    "project": serializers.CharField(read_only=True),
+    "position": serializers.IntegerField(min_value=0),
+    "protected": serializers.BooleanField(
+        help_text="The dashboard asks for a confirmation before a one-click change here."
+    ),
+    "revision": serializers.IntegerField(read_only=True),
+}
+ENVIRONMENT_WIRE = inline_serializer("Environment", _ENVIRONMENT_FIELDS)
+ENVIRONMENT_LIST = inline_serializer("Environment", _ENVIRONMENT_FIELDS, many=True)
+ENVIRONMENT_CHANGE = inline_serializer(
+    "EnvironmentChange",
+    {
+        "name": serializers.CharField(required=False),
+        "position": serializers.IntegerField(min_value=0, required=False),
+        "protected": serializers.BooleanField(required=False),
+    },
+)
+
+
 class EnvironmentListApi(_ApiView):
     permission_classes = (CanWriteFlags,)
 
-    @extend_schema(operation_id="environments_list", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="environments_list", responses={200: ENVIRONMENT_LIST})
     def get(self, request: Request, project: str) -> Response:
         found = project_by_key(project)
         return Response(
@@ -509,8 +533,8 @@ class EnvironmentListApi(_ApiView):
 
     @extend_schema(
         operation_id="environments_create",
-        request=OpenApiTypes.OBJECT,
-        responses={201: OpenApiTypes.OBJECT},
+        request=ENVIRONMENT_WIRE,
+        responses={201: ENVIRONMENT_WIRE},
         description="`{key, name?, position?, protected?}`: every flag of the project starts off "
         "in it; a protected environment asks the dashboard for a confirmation before a "
         "one-click change.",
@@ -538,15 +562,15 @@ class EnvironmentListApi(_ApiView):
 class EnvironmentDetailApi(_ApiView):
     permission_classes = (ReadOrWriteByMethod,)
 
-    @extend_schema(operation_id="environments_retrieve", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="environments_retrieve", responses={200: ENVIRONMENT_WIRE})
     def get(self, request: Request, project: str, environment: str) -> Response:
         found = environment_for(request, project, environment)
         return Response(selectors.environment_wire(found, project_key=project))
 
     @extend_schema(
         operation_id="environments_update",
-        request=OpenApiTypes.OBJECT,
-        responses={200: OpenApiTypes.OBJECT},
+        request=ENVIRONMENT_CHANGE,
+        responses={200: ENVIRONMENT_WIRE},
         description="`{name?, position?, protected?}`.",
     )
     def patch(self, request: Request, project: str, environment: str) -> Response:

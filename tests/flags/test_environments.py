@@ -279,3 +279,9 @@ def test_protected_must_be_a_strict_boolean(shop, value: Any) -> None:
     assert_error(send(shop, "post", SHOP, {"key": "eu", "protected": value}), 400, "protected")
     after = {e.key: e.protected for e in Environment.objects.filter(project__key="shop")}
     assert after == before
+
+
+def test_the_schema_documents_protected_on_environments(admin_client) -> None:
+    schemas = admin_client.get("/api/schema?format=json").json()["components"]["schemas"]
+    assert schemas["Environment"]["properties"]["protected"]["type"] == "boolean"
+    assert schemas["PatchedEnvironmentChange"]["properties"]["protected"]["type"] == "boolean"
