@@ -22,6 +22,7 @@ from flags.exceptions import FlagNotFound, FlagValidationError, VersionMismatch
 from flags.forms import (
     TOP_LEVEL_FIELDS,
     CopyConfirmForm,
+    EnvironmentStateForm,
     EnvironmentToggleForm,
     FlagAdminForm,
     FlagListEditForm,
@@ -138,6 +139,11 @@ class FlagAdmin(admin.ModelAdmin):
                 "project/<str:project_key>/toggle/",
                 self.admin_site.admin_view(require_POST(self.toggle_view)),
                 name="flags_flag_toggle",
+            ),
+            path(
+                "<int:flag_id>/environment/<str:environment_key>/save/",
+                self.admin_site.admin_view(require_POST(self.environment_save_view)),
+                name="flags_flag_save_environment",
             ),
         ]
         return own + super().get_urls()
@@ -376,7 +382,104 @@ class FlagAdmin(admin.ModelAdmin):
                 .filter(key=flag.key, environment__project_id=flag.environment.project_id)
                 .order_by("environment__position", "environment_id")
             )
+            context["environment_sections"] = [
+                self._environment_section(request, sibling) for sibling in context["siblings"]
+            ]
         return super().change_view(request, object_id, form_url, context)
+
+    def _environment_section(self, request: HttpRequest, flag: Flag) -> dict[str, Any]:
+        """One environment's section of the flag page: its state as a form that saves with the
+        version shown, and its own "try a user" box (prefixed by the environment's key)."""
+        wire = selectors.flag_get_wire(key=flag.key, environment_id=flag.environment_id) or {}
+        rules = [
+            {name: rule[name] for name in ("attribute", "operator", "values")}
+            for rule in wire.get("rules", [])
+        ]
+        form = EnvironmentStateForm(
+            prefix=f"state-{flag.environment.key}",
+            initial={
+                "is_enabled": flag.is_enabled,
+                "rollout_percentage": flag.rollout_percentage,
+                "rules": json.dumps(rules, ensure_ascii=False, indent=1) if rules else "",
+                "expected_version": flag.version,
+            },
+        )
+        section: dict[str, Any] = {"flag": flag, "environment": flag.environment, "form": form}
+        prefix = f"try-{flag.environment.key}"
+        if request.GET.get("try_env") == flag.environment.key:
+            try_form = TryUserForm(request.GET, prefix=prefix)
+            if try_form.is_valid():
+                section["try_result"] = process_flag_store(flag.environment_id).evaluate(
+                    flag.key,
+                    try_form.cleaned_data["try_user"],
+                    try_form.cleaned_data["try_attributes"],
+                )
+        else:
+            try_form = TryUserForm(prefix=prefix)
+        section["try_form"] = try_form
+        return section
+
+    def environment_save_view(
+        self, request: HttpRequest, flag_id: int, environment_key: str
+    ) -> HttpResponse:
+        """Saves one environment's section: only the fields that differ from the stored state,
+        with the version the page showed (a stale one is refused and nothing changes)."""
+        page = get_object_or_404(Flag.objects.select_related("environment__project"), pk=flag_id)
+        target = get_object_or_404(
+            Flag.objects.select_related("environment"),
+            key=page.key,
+            environment__project_id=page.environment.project_id,
+            environment__key=environment_key,
+        )
+        back = f"{reverse('admin:flags_flag_change', args=[page.pk])}#env-{environment_key}"
+        form = EnvironmentStateForm(request.POST, prefix=f"state-{environment_key}")
+        if not form.is_valid():
+            problems = "; ".join(
+                f"{name}: {' '.join(str(e) for e in errs)}" for name, errs in form.errors.items()
+            )
+            self.message_user(
+                request, f"Nothing saved in {environment_key}: {problems}", messages.ERROR
+            )
+            return HttpResponseRedirect(back)
+        data = form.cleaned_data
+        stored = selectors.flag_get_wire(key=target.key, environment_id=target.environment_id)
+        wanted = {name: data[name] for name in ("is_enabled", "rollout_percentage", "rules")}
+        if stored is not None:
+            stored_rules = [
+                {name: rule[name] for name in ("attribute", "operator", "values")}
+                for rule in stored["rules"]
+            ]
+            current = {**stored, "rules": stored_rules}
+            wanted = {name: value for name, value in wanted.items() if current[name] != value}
+        if not wanted and data["expected_version"] == target.version:
+            self.message_user(request, f"Nothing to save in {environment_key}.", messages.INFO)
+            return HttpResponseRedirect(back)
+        try:
+            services.flag_patch(
+                key=target.key,
+                data=wanted,
+                actor=_actor(request),
+                if_match=data["expected_version"],
+                environment=target.environment,
+            )
+        except VersionMismatch as error:
+            self.message_user(
+                request,
+                f"Nothing saved in {environment_key}: {target.key!r} there was changed by someone "
+                f"else since this page was opened (version {data['expected_version']} shown, "
+                f"{error.current} now). Its current state is below.",
+                messages.ERROR,
+            )
+        except (FlagValidationError, FlagNotFound) as error:
+            detail = getattr(error, "errors", None) or str(error)
+            self.message_user(
+                request, f"Nothing saved in {environment_key}: {detail}", messages.ERROR
+            )
+        else:
+            self.message_user(
+                request, f"Saved {target.key} in {environment_key}.", messages.SUCCESS
+            )
+        return HttpResponseRedirect(back)
 
     def _try_user_context(self, request: HttpRequest, flag: Flag) -> dict[str, Any]:
         if "try_user" not in request.GET:
@@ -660,3 +763,61 @@ class ApiKeyAdmin(admin.ModelAdmin):
             "show_save_and_add_another": False,
         }
         return super().change_view(request, object_id, form_url, context)
+
+
+class EnvironmentInline(admin.TabularInline):
+    """A project's environments; an operator marks one protected here. Adding and deleting
+    stay with the API (they create or drop the flag state of every flag, and revoke keys)."""
+
+    model = Environment
+    fields = ("key", "name", "position", "protected", "revision")
+    readonly_fields = ("key", "position", "revision")
+    extra = 0
+    can_delete = False
+    ordering = ("position", "id")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    """Projects and their environments: names and `protected` are edited here, through the
+    service layer; projects and environments are created and deleted through the API."""
+
+    list_display = ("key", "name", "environment_list")
+    fields = ("key", "name")
+    readonly_fields = ("key",)
+    inlines = (EnvironmentInline,)
+
+    @admin.display(description="Environments")
+    def environment_list(self, project: Project) -> str:
+        return ", ".join(
+            f"{environment.key} (protected)" if environment.protected else environment.key
+            for environment in project.environments.order_by("position", "id")
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Project, form: ModelForm, change: bool) -> None:
+        if "name" in form.changed_data:
+            services.project_update(project=obj, name=obj.name)
+
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm, formset: Any, change: bool
+    ) -> None:
+        # commit=False: the formset only collects the changes (and lists them for the admin's
+        # log); the service writes them.
+        formset.save(commit=False)
+        for environment, changed_fields in formset.changed_objects:
+            changed = set(changed_fields) & {"name", "protected"}
+            if changed:
+                services.environment_update(
+                    environment=environment,
+                    name=environment.name if "name" in changed else None,
+                    protected=environment.protected if "protected" in changed else None,
+                )

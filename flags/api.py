@@ -15,8 +15,9 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
+    inline_serializer,
 )
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -426,8 +427,9 @@ def _strict_object(
         position = data["position"]
         if isinstance(position, bool) or not isinstance(position, int) or position < 0:
             errors["position"] = ["Must be an integer of at least 0."]
-    if "dry_run" in data and not isinstance(data["dry_run"], bool):
-        errors["dry_run"] = ["Must be a boolean (true or false)."]
+    for name in ("dry_run", "protected"):
+        if name in data and not isinstance(data[name], bool):
+            errors[name] = ["Must be a boolean (true or false)."]
     for name in ("from", "to"):
         if name in data and key_problem(data[name]):
             errors[name] = ["Must be the key of an environment of this project."]
@@ -509,6 +511,18 @@ class ProjectDetailApi(_ApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+# The environment change a PATCH takes, as the schema documents it (the view validates it
+# strictly itself).
+ENVIRONMENT_CHANGE = inline_serializer(
+    "EnvironmentChange",
+    {
+        "name": serializers.CharField(required=False),
+        "position": serializers.IntegerField(min_value=0, required=False),
+        "protected": serializers.BooleanField(required=False),
+    },
+)
+
+
 class EnvironmentListApi(_ApiView):
     permission_classes = (CanWriteFlags,)
 
@@ -527,13 +541,17 @@ class EnvironmentListApi(_ApiView):
 
     @extend_schema(
         operation_id="environments_create",
-        request=OpenApiTypes.OBJECT,
+        request=EnvironmentSerializer,
         responses={201: EnvironmentSerializer, **_WRITE_ERRORS},
-        description="`{key, name?, position?}`: every flag of the project starts off in it.",
+        description="`{key, name?, position?, protected?}`: every flag of the project starts off "
+        "in it; a protected environment asks the dashboard for a confirmation before a "
+        "one-click change.",
     )
     def post(self, request: Request, project: str) -> Response:
         found = project_by_key(project)
-        data = _strict_object(request.data, allowed=("key", "name", "position"), required=("key",))
+        data = _strict_object(
+            request.data, allowed=("key", "name", "position", "protected"), required=("key",)
+        )
         if found.environments.filter(key=data["key"]).exists():
             raise Conflict("An environment with this key exists.", {"key": ["Already exists."]})
         environment = services.environment_create(
@@ -541,6 +559,7 @@ class EnvironmentListApi(_ApiView):
             key=data["key"],
             name=data.get("name") or data["key"],
             position=data.get("position"),
+            protected=data.get("protected", False),
         )
         return Response(
             selectors.environment_wire(environment, project_key=found.key),
@@ -561,14 +580,18 @@ class EnvironmentDetailApi(_ApiView):
 
     @extend_schema(
         operation_id="environments_update",
-        request=OpenApiTypes.OBJECT,
+        request=ENVIRONMENT_CHANGE,
         responses={200: EnvironmentSerializer, **_WRITE_ERRORS},
+        description="`{name?, position?, protected?}`.",
     )
     def patch(self, request: Request, project: str, environment: str) -> Response:
         found = environment_by_keys(project, environment)
-        data = _strict_object(request.data, allowed=("name", "position"))
+        data = _strict_object(request.data, allowed=("name", "position", "protected"))
         services.environment_update(
-            environment=found, name=data.get("name"), position=data.get("position")
+            environment=found,
+            name=data.get("name"),
+            position=data.get("position"),
+            protected=data.get("protected"),
         )
         return Response(selectors.environment_wire(found, project_key=project))
 

@@ -219,3 +219,40 @@ class CopyConfirmForm(forms.Form):
 
     source = forms.CharField(max_length=100)
     expected_version = forms.IntegerField(min_value=1)
+
+
+class EnvironmentStateForm(forms.Form):
+    """One environment's section of the flag page: its state, saved with the version it showed.
+
+    The rules are the flag's JSON rule list (`[{"attribute", "operator", "values"}]`), replaced
+    whole; the service validates them exactly as the REST API does.
+    """
+
+    is_enabled = forms.BooleanField(label="Enabled", required=False)
+    rollout_percentage = forms.IntegerField(
+        label="Rollout %",
+        required=False,
+        min_value=0,
+        max_value=100,
+        help_text="Empty means 100%.",
+    )
+    rules = forms.CharField(
+        label="Rules (JSON)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text='[{"attribute": "plan", "operator": "Equals", "values": ["pro"]}]; '
+        "the first rule that matches wins.",
+    )
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+    def clean_rules(self) -> Any:
+        text = (self.cleaned_data.get("rules") or "").strip()
+        if not text:
+            return []
+        try:
+            value = json.loads(text)
+        except ValueError as error:
+            raise forms.ValidationError(f"Not valid JSON: {error}") from error
+        if not isinstance(value, list):
+            raise forms.ValidationError("Expected a JSON list of rules.")
+        return value

@@ -121,6 +121,7 @@ def environment_wire(environment: Environment, *, project_key: str) -> dict[str,
         "name": environment.name,
         "project": project_key,
         "position": environment.position,
+        "protected": environment.protected,
         "revision": environment.revision,
     }
 

@@ -113,10 +113,14 @@ class ChangeRecordSerializer(serializers.Serializer):
 
 class EnvironmentSerializer(serializers.Serializer):
     key = serializers.CharField()
-    name = serializers.CharField()
-    project = serializers.CharField()
-    position = serializers.IntegerField()
-    revision = serializers.IntegerField()
+    name = serializers.CharField(required=False)
+    project = serializers.CharField(read_only=True)
+    position = serializers.IntegerField(min_value=0, required=False)
+    protected = serializers.BooleanField(
+        required=False,
+        help_text="The dashboard asks for a confirmation before a one-click change here.",
+    )
+    revision = serializers.IntegerField(read_only=True)
 
 
 class ProjectSerializer(serializers.Serializer):

@@ -680,19 +680,31 @@ def project_delete(*, project: Project, force: bool = False) -> None:
 
 @transaction.atomic
 def environment_create(
-    *, project: Project, key: str, name: str, position: int | None = None
+    *,
+    project: Project,
+    key: str,
+    name: str,
+    position: int | None = None,
+    protected: bool = False,
 ) -> Environment:
     """A new environment, last unless `position` is given, with every flag off in it."""
     if position is None:
         last = project.environments.order_by("-position").values_list("position", flat=True)
         position = (last.first() or 0) + 1 if last.exists() else 0
-    return add_environment(project, key=key, name=name, position=position)
+    return add_environment(project, key=key, name=name, position=position, protected=protected)
 
 
 def environment_update(
-    *, environment: Environment, name: str | None = None, position: int | None = None
+    *,
+    environment: Environment,
+    name: str | None = None,
+    position: int | None = None,
+    protected: bool | None = None,
 ) -> Environment:
     update_fields = []
+    if protected is not None:
+        environment.protected = protected
+        update_fields.append("protected")
     if name is not None:
         environment.name = name
         update_fields.append("name")

@@ -102,6 +102,11 @@ def measured(live_server: Any) -> dict[str, Any]:
                 "path": f"/admin/flags/flag/{flag.pk}/change/?copy_from=development",
                 "selectors": [
                     "#environments",
+                    "#env-development",
+                    "#env-production",
+                    "#env-development .environment-state input[type=submit]",
+                    "#env-production .environment-state input[type=submit]",
+                    "#env-production .environment-try input[type=submit]",
                     "#copy-diff",
                     "#try-a-user",
                     "#full-history",

@@ -69,6 +69,7 @@ def test_one_click_turns_a_flag_off_in_one_environment_only(browser, published) 
             "environment": "production",
             "enabled": "false",
             "expected_version": str(before.version),
+            "confirmed": "on",  # production is protected on a fresh install
         },
         follow=True,
     )
@@ -97,6 +98,7 @@ def test_a_stale_click_is_refused_and_changes_nothing(browser, published) -> Non
             "environment": "production",
             "enabled": "false",
             "expected_version": str(shown),
+            "confirmed": "on",  # production is protected on a fresh install
         },
         follow=True,
     )

@@ -253,3 +253,35 @@ def test_a_default_project_made_on_first_use_protects_its_production_environment
     production = default_environment()
     environments = {e.key: e.protected for e in production.project.environments.all()}
     assert environments == {"development": False, "production": True}
+
+
+def test_protected_is_set_on_create_and_by_patch_and_read_back(shop) -> None:
+    created = send(shop, "post", SHOP, {"key": "eu", "protected": True})
+    assert created.status_code == 201, created.content
+    assert created.json()["protected"] is True
+    assert shop.get(f"{SHOP}/staging").json()["protected"] is False
+
+    patched = send(shop, "patch", f"{SHOP}/staging", {"protected": True})
+    assert patched.status_code == 200, patched.content
+    assert shop.get(f"{SHOP}/staging").json()["protected"] is True
+    assert environment_by_path("shop/staging").protected is True
+    listed = {e["key"]: e["protected"] for e in shop.get(SHOP).json()}
+    assert listed == {"development": False, "production": False, "staging": True, "eu": True}
+
+    send(shop, "patch", f"{SHOP}/staging", {"protected": False})
+    assert shop.get(f"{SHOP}/staging").json()["protected"] is False
+
+
+@pytest.mark.parametrize("value", ["true", 1, 0, None, [], {}])
+def test_protected_must_be_a_strict_boolean(shop, value: Any) -> None:
+    before = {e.key: e.protected for e in Environment.objects.filter(project__key="shop")}
+    assert_error(send(shop, "patch", f"{SHOP}/staging", {"protected": value}), 400, "protected")
+    assert_error(send(shop, "post", SHOP, {"key": "eu", "protected": value}), 400, "protected")
+    after = {e.key: e.protected for e in Environment.objects.filter(project__key="shop")}
+    assert after == before
+
+
+def test_the_schema_documents_protected_on_environments(admin_client) -> None:
+    schemas = admin_client.get("/api/schema?format=json").json()["components"]["schemas"]
+    assert schemas["Environment"]["properties"]["protected"]["type"] == "boolean"
+    assert schemas["PatchedEnvironmentChange"]["properties"]["protected"]["type"] == "boolean"
