@@ -60,7 +60,7 @@ ERRORS = {
         400: "Invalid input (field paths in `errors`).",
         401: "No, wrong or revoked key.",
         403: "The key's role may not do this.",
-        404: "No such flag.",
+        404: "No such flag, project or environment.",
         409: "Conflicts with what exists (a key taken; API keys bound to it: see ?force=true).",
         412: "If-Match named a stale version.",
         413: "Body over 1 MiB.",
@@ -170,7 +170,7 @@ class FlagListApi(_ApiView):
 
     @extend_schema(
         operation_id="flags_list",
-        responses={200: FlagSerializer(many=True), 401: ERRORS[401], 403: ERRORS[403]},
+        responses={200: FlagSerializer(many=True), **{c: ERRORS[c] for c in (401, 403, 404, 503)}},
         description="Every flag, from this instance's in-memory store (no pagination).",
     )
     def get(
@@ -186,7 +186,7 @@ class FlagListApi(_ApiView):
         responses={
             200: OpenApiResponse(FlagSerializer, description="Replaced."),
             201: OpenApiResponse(FlagSerializer, description="Created."),
-            **{code: ERRORS[code] for code in (400, 401, 403, 412, 413, 415, 503)},
+            **{code: ERRORS[code] for code in (400, 401, 403, 404, 412, 413, 415, 503)},
         },
         description="Creates the flag (201) or replaces it whole (200); omitted fields default.",
     )
@@ -294,7 +294,7 @@ class FlagHistoryApi(_ApiView):
         operation_id="flags_history",
         responses={
             200: ChangeRecordSerializer(many=True),
-            **{code: ERRORS[code] for code in (401, 403, 404)},
+            **{code: ERRORS[code] for code in (401, 403, 404, 503)},
         },
         description="The flag key's change records, newest first (also after a delete).",
     )
@@ -344,9 +344,10 @@ class EvaluateApi(_ApiView):
         request=EvaluateRequestSerializer,
         responses={
             200: EvaluateResponseSerializer,
-            **{code: ERRORS[code] for code in (400, 401, 403, 413, 415)},
+            **{code: ERRORS[code] for code in (400, 401, 403, 404, 413, 415, 503)},
         },
-        description="Evaluates a flag for a user with the same core the SDKs use.",
+        description="Evaluates a flag for a user with the same core the SDKs use (404: no such "
+        "project or environment; a missing flag is an answer, FLAG_NOT_FOUND).",
     )
     def post(
         self, request: Request, project: str | None = None, environment: str | None = None
